@@ -1,0 +1,527 @@
+//! The `Security` configuration, built once at start-up.
+//!
+//! Every setting is checked when [`SecurityBuilder::build`] runs; a mistake is a
+//! [`ConfigError`] naming the setting, so a misconfigured service refuses to start instead
+//! of running with a weaker policy.
+//!
+//! ```
+//! use secure_api_runtime::Security;
+//!
+//! let security = Security::builder()
+//!     .hmac_secret(b"a secret of at least thirty-two bytes!".to_vec())
+//!     .issuer("customer-api")
+//!     .audience("customer-api")
+//!     .role_hierarchy("admin > editor > viewer")
+//!     .build()
+//!     .expect("valid configuration");
+//! let layer = security.layer();
+//! # let _ = layer;
+//!
+//! let err = Security::builder().hmac_secret(b"short".to_vec()).issuer("i").audience("a").build().unwrap_err();
+//! assert_eq!(err.setting(), "jwt.key");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
+use crate::layer::SecurityLayer;
+use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
+use crate::rbac::RoleHierarchy;
+
+/// Default cap on request bodies (1 MiB), applied to every route behind the layer.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Default clock skew tolerated on `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default interval of the background purge of idle rate-limit keys.
+pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A configuration mistake, naming the setting at fault.
+///
+/// ```
+/// let err = secure_api_runtime::ConfigError::new("jwt.issuer", "the issuer is empty");
+/// assert_eq!(err.to_string(), "invalid security setting `jwt.issuer`: the issuer is empty");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    setting: Cow<'static, str>,
+    message: String,
+}
+
+impl ConfigError {
+    /// A mistake in `setting`.
+    ///
+    /// ```
+    /// let err = secure_api_runtime::ConfigError::new("body_limit", "must be positive");
+    /// assert_eq!(err.setting(), "body_limit");
+    /// ```
+    pub fn new(setting: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The name of the setting at fault.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::ConfigError::new("a", "b").setting(), "a");
+    /// ```
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// What is wrong with it.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::ConfigError::new("a", "b").message(), "b");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid security setting `{}`: {}",
+            self.setting, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The application's security configuration: how to authenticate, the role hierarchy,
+/// the throttling state and the response profile. Cheap to clone (shared state).
+///
+/// Install it in front of the router with [`Security::layer`]; `#[secure]` handlers find it
+/// there. A secured handler reached without it refuses every request (fail closed).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use secure_api_runtime::Security;
+///
+/// let security = Security::builder()
+///     .hmac_secret(vec![42u8; 32])
+///     .issuer("me")
+///     .audience("my-api")
+///     .build()
+///     .unwrap();
+/// let app: Router = Router::new().route("/", get(|| async { "ok" })).layer(security.layer());
+/// ```
+#[derive(Clone)]
+pub struct Security(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) jwt: JwtVerifier,
+    pub(crate) hierarchy: RoleHierarchy,
+    pub(crate) realm: Cow<'static, str>,
+    pub(crate) body_limit: usize,
+    pub(crate) limiters: RateLimiters,
+}
+
+impl fmt::Debug for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Security")
+            .field("realm", &self.0.realm)
+            .field("hierarchy", &self.0.hierarchy)
+            .field("body_limit", &self.0.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Security {
+    /// Starts a configuration.
+    ///
+    /// ```
+    /// let builder = secure_api_runtime::Security::builder();
+    /// assert!(builder.build().is_err(), "no key configured");
+    /// ```
+    pub fn builder() -> SecurityBuilder {
+        SecurityBuilder::default()
+    }
+
+    /// The tower layer that installs this configuration in front of a router: it makes it
+    /// available to `#[secure]` handlers, caps request bodies and sets the API header
+    /// profile on every response, errors included.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
+    /// let app: axum::Router = axum::Router::new().layer(security.layer());
+    /// ```
+    pub fn layer(&self) -> SecurityLayer {
+        SecurityLayer::new(self.clone())
+    }
+
+    /// The role hierarchy.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").role_hierarchy("admin > viewer").build().unwrap();
+    /// assert!(security.role_hierarchy().grants("admin", "viewer"));
+    /// ```
+    pub fn role_hierarchy(&self) -> &RoleHierarchy {
+        &self.0.hierarchy
+    }
+
+    /// The request body cap in bytes.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
+    /// assert_eq!(security.body_limit(), secure_api_runtime::DEFAULT_BODY_LIMIT);
+    /// ```
+    pub fn body_limit(&self) -> usize {
+        self.0.body_limit
+    }
+
+    /// How many client keys the rate limiters are tracking right now.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
+    /// assert_eq!(security.tracked_rate_limit_keys(), 0);
+    /// ```
+    pub fn tracked_rate_limit_keys(&self) -> usize {
+        self.0.limiters.tracked_keys()
+    }
+
+    /// Drops rate-limit keys whose bucket is full again and returns their memory. The
+    /// layer runs this in the background every cleanup interval; call it to force one.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
+    /// security.purge_idle_rate_limits();
+    /// ```
+    pub fn purge_idle_rate_limits(&self) {
+        self.0.limiters.purge();
+    }
+
+    pub(crate) fn ensure_background_tasks(&self) {
+        self.0
+            .limiters
+            .ensure_cleanup(&self.0, |inner: &Inner| inner.limiters.purge());
+    }
+}
+
+/// Builder of [`Security`]; see [`Security::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use secure_api_runtime::{Algorithm, JwtKey, Security};
+///
+/// let security = Security::builder()
+///     .jwt_key(JwtKey::hmac(vec![9u8; 64]))
+///     .algorithms([Algorithm::HS256, Algorithm::HS512])
+///     .issuer("https://idp.example")
+///     .audience("orders")
+///     .leeway(Duration::from_secs(10))
+///     .roles_claim("groups")
+///     .realm("orders")
+///     .body_limit(64 * 1024)
+///     .build()
+///     .unwrap();
+/// ```
+#[derive(Default)]
+pub struct SecurityBuilder {
+    key: Option<JwtKey>,
+    algorithms: Option<Vec<Algorithm>>,
+    issuers: Option<Vec<String>>,
+    any_issuer: bool,
+    audiences: Option<Vec<String>>,
+    any_audience: bool,
+    leeway: Option<Duration>,
+    roles_claim: Option<String>,
+    hierarchy: Option<Result<RoleHierarchy, String>>,
+    realm: Option<String>,
+    body_limit: Option<usize>,
+    cleanup_interval: Option<Duration>,
+    clock: Option<ManualClock>,
+}
+
+impl fmt::Debug for SecurityBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityBuilder")
+            .field("key", &self.key)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecurityBuilder {
+    /// The key that verifies bearer tokens.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().jwt_key(secure_api_runtime::JwtKey::hmac(vec![0; 32]));
+    /// ```
+    pub fn jwt_key(mut self, key: JwtKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Shorthand for an HMAC secret (HS256 unless [`algorithms`](Self::algorithms) says
+    /// otherwise). Secrets shorter than 32 bytes are refused by `build`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().hmac_secret(b"0123456789abcdef0123456789abcdef".to_vec());
+    /// ```
+    pub fn hmac_secret(self, secret: impl Into<Vec<u8>>) -> Self {
+        self.jwt_key(JwtKey::hmac(secret))
+    }
+
+    /// The algorithm allow-list. All must belong to the key's family; HMAC and asymmetric
+    /// algorithms are never mixed. Default: HS256, RS256, ES256 or EdDSA by key family.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Algorithm, Security};
+    /// let b = Security::builder().algorithms([Algorithm::PS256, Algorithm::RS256]);
+    /// ```
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// An accepted issuer (`iss`); call again to accept several. Required unless
+    /// [`allow_any_issuer`](Self::allow_any_issuer) is called.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().issuer("https://idp.example");
+    /// ```
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers
+            .get_or_insert_with(Vec::new)
+            .push(issuer.into());
+        self
+    }
+
+    /// An accepted audience (`aud`); call again to accept several. Required unless
+    /// [`allow_any_audience`](Self::allow_any_audience) is called.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().audience("orders");
+    /// ```
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences
+            .get_or_insert_with(Vec::new)
+            .push(audience.into());
+        self
+    }
+
+    /// Waives the issuer check, explicitly.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().allow_any_issuer();
+    /// ```
+    pub fn allow_any_issuer(mut self) -> Self {
+        self.any_issuer = true;
+        self
+    }
+
+    /// Waives the audience check, explicitly.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().allow_any_audience();
+    /// ```
+    pub fn allow_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf` (default 30 s, at most 5 minutes).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().leeway(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// The claim holding the roles, an array of strings (default `roles`).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().roles_claim("groups");
+    /// ```
+    pub fn roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.roles_claim = Some(claim.into());
+        self
+    }
+
+    /// The role hierarchy, as chains like `"admin > editor > viewer"` separated by `;`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().role_hierarchy("admin > editor > viewer; auditor > viewer");
+    /// ```
+    pub fn role_hierarchy(mut self, chains: &str) -> Self {
+        self.hierarchy = Some(
+            chains
+                .parse()
+                .map_err(|e: crate::RoleHierarchyError| e.to_string()),
+        );
+        self
+    }
+
+    /// The role hierarchy, built in code.
+    ///
+    /// ```
+    /// use secure_api_runtime::{RoleHierarchy, Security};
+    /// let h = RoleHierarchy::new().with("admin", "viewer").unwrap();
+    /// let b = Security::builder().role_hierarchy_from(h);
+    /// ```
+    pub fn role_hierarchy_from(mut self, hierarchy: RoleHierarchy) -> Self {
+        self.hierarchy = Some(Ok(hierarchy));
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate` challenges (default `api`).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().realm("customer-api");
+    /// ```
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The request body cap in bytes for every route (default 1 MiB).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().body_limit(16 * 1024);
+    /// ```
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// How often idle rate-limit keys are purged (default 60 s).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().rate_limit_cleanup_interval(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn rate_limit_cleanup_interval(mut self, every: Duration) -> Self {
+        self.cleanup_interval = Some(every);
+        self
+    }
+
+    /// Drives the rate limiters from a [`ManualClock`] instead of real time (for tests).
+    ///
+    /// ```
+    /// let clock = secure_api_runtime::ManualClock::new();
+    /// let b = secure_api_runtime::Security::builder().rate_limit_clock(clock.clone());
+    /// ```
+    pub fn rate_limit_clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks every setting and builds the configuration.
+    ///
+    /// ```
+    /// let err = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).audience("a").build().unwrap_err();
+    /// assert_eq!(err.setting(), "jwt.issuer");
+    /// ```
+    pub fn build(self) -> Result<Security, ConfigError> {
+        let key = self.key.ok_or_else(|| {
+            ConfigError::new(
+                "jwt.key",
+                "no key to verify tokens: set one with .hmac_secret(...) or .jwt_key(...)",
+            )
+        })?;
+        let issuers = match (self.issuers, self.any_issuer) {
+            (Some(_), true) => {
+                return Err(ConfigError::new(
+                    "jwt.issuer",
+                    "both an issuer and allow_any_issuer() are set",
+                ));
+            }
+            (Some(list), false) => Some(list),
+            (None, true) => None,
+            (None, false) => {
+                return Err(ConfigError::new(
+                    "jwt.issuer",
+                    "the expected issuer is required: set .issuer(...) \
+                     (or waive the check with .allow_any_issuer())",
+                ));
+            }
+        };
+        let audiences = match (self.audiences, self.any_audience) {
+            (Some(_), true) => {
+                return Err(ConfigError::new(
+                    "jwt.audience",
+                    "both an audience and allow_any_audience() are set",
+                ));
+            }
+            (Some(list), false) => Some(list),
+            (None, true) => None,
+            (None, false) => {
+                return Err(ConfigError::new(
+                    "jwt.audience",
+                    "the expected audience is required: set .audience(...) \
+                     (or waive the check with .allow_any_audience())",
+                ));
+            }
+        };
+        let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
+        if leeway > Duration::from_secs(300) {
+            return Err(ConfigError::new(
+                "jwt.leeway",
+                "a leeway above 5 minutes lets expired tokens through",
+            ));
+        }
+        let jwt = JwtVerifier::new(JwtSettings {
+            key,
+            algorithms: self.algorithms,
+            issuers,
+            audiences,
+            leeway_secs: leeway.as_secs(),
+            roles_claim: self.roles_claim.unwrap_or_else(|| "roles".to_owned()),
+        })?;
+        let hierarchy = match self.hierarchy {
+            None => RoleHierarchy::new(),
+            Some(Ok(h)) => h,
+            Some(Err(message)) => return Err(ConfigError::new("role_hierarchy", message)),
+        };
+        let realm = self
+            .realm
+            .unwrap_or_else(|| crate::error::DEFAULT_REALM.to_owned());
+        if realm.is_empty()
+            || !realm
+                .chars()
+                .all(|c| (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\')
+        {
+            return Err(ConfigError::new(
+                "realm",
+                "the realm must be non-empty visible ASCII without quotes or backslashes",
+            ));
+        }
+        let body_limit = self.body_limit.unwrap_or(DEFAULT_BODY_LIMIT);
+        if body_limit == 0 {
+            return Err(ConfigError::new(
+                "body_limit",
+                "the body limit must be positive",
+            ));
+        }
+        let cleanup_interval = self.cleanup_interval.unwrap_or(DEFAULT_CLEANUP_INTERVAL);
+        if cleanup_interval.is_zero() {
+            return Err(ConfigError::new(
+                "rate_limit_cleanup_interval",
+                "the cleanup interval must be positive",
+            ));
+        }
+        let clock = match self.clock {
+            Some(clock) => LimiterClock::Manual(clock),
+            None => LimiterClock::default(),
+        };
+        Ok(Security(Arc::new(Inner {
+            jwt,
+            hierarchy,
+            realm: Cow::Owned(realm),
+            body_limit,
+            limiters: RateLimiters::new(clock, cleanup_interval),
+        })))
+    }
+}

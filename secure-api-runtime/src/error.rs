@@ -1,0 +1,503 @@
+//! One error type for every refusal, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Every check of the guard, the validation wrappers and the layer refuses with a
+//! [`SecurityError`]. It carries only what the client may learn: a status, a stable `code`,
+//! a fixed human-readable sentence and, for 422, the list of invalid fields (path and
+//! message, never the rejected value). Nothing from the token, the key material or the
+//! server internals is ever placed in it.
+//!
+//! ```
+//! use axum::response::IntoResponse;
+//! use secure_api_runtime::SecurityError;
+//!
+//! let response = SecurityError::forbidden().into_response();
+//! assert_eq!(response.status(), 403);
+//! assert_eq!(response.headers()["content-type"], "application/problem+json");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+
+/// The realm placed in `WWW-Authenticate` when the configuration gives none.
+pub(crate) const DEFAULT_REALM: &str = "api";
+
+/// What went wrong, as a stable machine-readable word (the problem's `code` member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No credentials were presented (401).
+    MissingCredentials,
+    /// A credential was presented but is not valid: bad signature, expired, wrong issuer
+    /// or audience, malformed claims... (401). The response never says which.
+    InvalidToken,
+    /// The request itself is malformed: two `Authorization` headers, a credential in the
+    /// URL, a header that is not a valid bearer token (400).
+    InvalidRequest,
+    /// Authenticated, but the principal lacks the role or scope the route requires (403).
+    Forbidden,
+    /// The route was found but the request could not be decoded (400, 413 or 415).
+    BadRequest,
+    /// The input was decoded but is not valid (422); the fields are listed.
+    InvalidInput,
+    /// The caller exceeded a rate limit (429).
+    RateLimited,
+    /// The server cannot enforce the route's policy (500); details are only logged.
+    Misconfigured,
+    /// A store the policy needs is unavailable and the policy fails closed (503).
+    Unavailable,
+}
+
+impl ErrorKind {
+    /// The stable word used as the problem's `code` member.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::ErrorKind::InvalidToken.code(), "invalid_token");
+    /// ```
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorKind::MissingCredentials => "missing_credentials",
+            ErrorKind::InvalidToken => "invalid_token",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Forbidden => "insufficient_scope",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Misconfigured => "server_error",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// One invalid field of a request that failed validation.
+///
+/// `field` is a path into the input (`email`, `address.city`, `items[2].name`) and
+/// `message` says what is expected; the rejected value is never included.
+///
+/// ```
+/// let field = secure_api_runtime::FieldError::new("email", "email", "must be a valid email address");
+/// assert_eq!(field.field(), "email");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    field: String,
+    code: Cow<'static, str>,
+    message: Cow<'static, str>,
+}
+
+impl FieldError {
+    /// A field error with its path, validator code and message.
+    ///
+    /// ```
+    /// let e = secure_api_runtime::FieldError::new("name", "length", "length must be 1 to 100");
+    /// assert_eq!(e.code(), "length");
+    /// ```
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The path of the field in the input.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::FieldError::new("a.b", "c", "d").field(), "a.b");
+    /// ```
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The validator code (`length`, `email`, `range`, ...).
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::FieldError::new("a", "email", "m").code(), "email");
+    /// ```
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// What the field must look like.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::FieldError::new("a", "b", "must be set").message(), "must be set");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RateLimitInfo {
+    retry_after: Duration,
+    limit: u32,
+    window_secs: u64,
+}
+
+/// A refusal, rendered as RFC 9457 problem details.
+///
+/// Build one with the constructors ([`SecurityError::unauthorized`],
+/// [`SecurityError::forbidden`], ...) when a custom check of yours refuses a request; the
+/// guard of `#[secure]` uses the same constructors. Rendering adds the headers each status
+/// needs: `WWW-Authenticate` (RFC 6750) on 400/401/403 from authentication, `Retry-After`
+/// and the IETF `RateLimit`/`RateLimit-Policy` fields on 429, and `Cache-Control: no-store`.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use secure_api_runtime::SecurityError;
+///
+/// let response = SecurityError::unauthorized().into_response();
+/// assert_eq!(response.status(), 401);
+/// assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer realm="));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SecurityError {
+    kind: ErrorKind,
+    status: StatusCode,
+    detail: Cow<'static, str>,
+    realm: Cow<'static, str>,
+    challenge: bool,
+    required_scope: Option<Cow<'static, str>>,
+    errors: Vec<FieldError>,
+    rate_limit: Option<RateLimitInfo>,
+}
+
+impl SecurityError {
+    fn new(kind: ErrorKind, status: StatusCode, detail: &'static str) -> Self {
+        SecurityError {
+            kind,
+            status,
+            detail: Cow::Borrowed(detail),
+            realm: Cow::Borrowed(DEFAULT_REALM),
+            challenge: false,
+            required_scope: None,
+            errors: Vec::new(),
+            rate_limit: None,
+        }
+    }
+
+    /// 401: the route needs credentials and none were presented.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::unauthorized().into_response();
+    /// assert_eq!(r.status(), 401);
+    /// ```
+    pub fn unauthorized() -> Self {
+        let mut e = Self::new(
+            ErrorKind::MissingCredentials,
+            StatusCode::UNAUTHORIZED,
+            "This resource requires authentication.",
+        );
+        e.challenge = true;
+        e
+    }
+
+    /// 401 with `error="invalid_token"`: the presented credential is not acceptable.
+    /// The same sentence is used whatever the reason (signature, expiry, issuer...).
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::invalid_token().into_response();
+    /// assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    /// ```
+    pub fn invalid_token() -> Self {
+        let mut e = Self::new(
+            ErrorKind::InvalidToken,
+            StatusCode::UNAUTHORIZED,
+            "The access token is invalid or has expired.",
+        );
+        e.challenge = true;
+        e
+    }
+
+    /// 400 with `error="invalid_request"`: the credentials are sent in a malformed way.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::invalid_request("Send exactly one Authorization header.").into_response();
+    /// assert_eq!(r.status(), 400);
+    /// ```
+    pub fn invalid_request(detail: &'static str) -> Self {
+        let mut e = Self::new(ErrorKind::InvalidRequest, StatusCode::BAD_REQUEST, detail);
+        e.challenge = true;
+        e
+    }
+
+    /// 403 with `error="insufficient_scope"`: authenticated but not allowed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::forbidden().into_response().status(), 403);
+    /// ```
+    pub fn forbidden() -> Self {
+        let mut e = Self::new(
+            ErrorKind::Forbidden,
+            StatusCode::FORBIDDEN,
+            "The credentials do not grant access to this resource.",
+        );
+        e.challenge = true;
+        e
+    }
+
+    /// A request that could not be decoded, with the status the decoder chose (400, 413,
+    /// 415 or 422) and a fixed sentence; the decoder's own message, which may quote the
+    /// input, is not passed on.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use http::StatusCode;
+    /// let r = secure_api_runtime::SecurityError::bad_request(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    /// assert_eq!(r.status(), 413);
+    /// ```
+    pub fn bad_request(status: StatusCode) -> Self {
+        let (status, detail) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (status, "The request body is too large."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (status, "The request body has an unsupported content type.")
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                (status, "The request does not match the expected schema.")
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "The request is malformed and could not be decoded.",
+            ),
+        };
+        Self::new(ErrorKind::BadRequest, status, detail)
+    }
+
+    /// 422 listing each invalid field.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use secure_api_runtime::{FieldError, SecurityError};
+    /// let e = SecurityError::invalid_input(vec![FieldError::new("email", "email", "must be a valid email address")]);
+    /// assert_eq!(e.field_errors().len(), 1);
+    /// assert_eq!(e.into_response().status(), 422);
+    /// ```
+    pub fn invalid_input(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::new(
+            ErrorKind::InvalidInput,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The request contains invalid fields.",
+        );
+        e.errors = errors;
+        e
+    }
+
+    /// 429 with `Retry-After` (whole seconds, rounded up) and `RateLimit`/`RateLimit-Policy`
+    /// for a quota of `limit` requests per `window_secs`.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use std::time::Duration;
+    /// let r = secure_api_runtime::SecurityError::rate_limited(Duration::from_millis(1500), 5, 60).into_response();
+    /// assert_eq!(r.status(), 429);
+    /// assert_eq!(r.headers()["retry-after"], "2");
+    /// ```
+    pub fn rate_limited(retry_after: Duration, limit: u32, window_secs: u64) -> Self {
+        let mut e = Self::new(
+            ErrorKind::RateLimited,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests; retry later.",
+        );
+        e.rate_limit = Some(RateLimitInfo {
+            retry_after,
+            limit,
+            window_secs,
+        });
+        e
+    }
+
+    /// 500 without any detail: the server cannot enforce the policy (for example no
+    /// `SecurityLayer` is installed). Log the reason before returning it.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::misconfigured().into_response().status(), 500);
+    /// ```
+    pub fn misconfigured() -> Self {
+        Self::new(
+            ErrorKind::Misconfigured,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server cannot process this request.",
+        )
+    }
+
+    /// 503: a store the policy needs is unavailable and the policy fails closed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::unavailable().into_response().status(), 503);
+    /// ```
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorKind::Unavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is temporarily unable to check this request; retry later.",
+        )
+    }
+
+    /// Sets the realm named in `WWW-Authenticate`.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::unauthorized().with_realm("shop").into_response();
+    /// assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"shop\"");
+    /// ```
+    pub fn with_realm(mut self, realm: impl Into<Cow<'static, str>>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Names the scope (or role) that would have been sufficient, in the 403 challenge.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::forbidden().with_required_scope("admin").into_response();
+    /// assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("scope=\"admin\""));
+    /// ```
+    pub fn with_required_scope(mut self, scope: impl Into<Cow<'static, str>>) -> Self {
+        self.required_scope = Some(scope.into());
+        self
+    }
+
+    /// What kind of refusal this is.
+    ///
+    /// ```
+    /// use secure_api_runtime::{ErrorKind, SecurityError};
+    /// assert_eq!(SecurityError::forbidden().kind(), ErrorKind::Forbidden);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status of the response.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::SecurityError::forbidden().status(), 403);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The invalid fields of a 422.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::SecurityError::forbidden().field_errors().is_empty());
+    /// ```
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    fn challenge_header(&self) -> Option<HeaderValue> {
+        if !self.challenge {
+            return None;
+        }
+        let realm = sanitize_quoted(&self.realm);
+        let value = match self.kind {
+            ErrorKind::MissingCredentials => format!("Bearer realm=\"{realm}\""),
+            ErrorKind::InvalidToken => format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                self.detail
+            ),
+            ErrorKind::InvalidRequest => format!(
+                "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
+                sanitize_quoted(&self.detail)
+            ),
+            ErrorKind::Forbidden => match &self.required_scope {
+                Some(scope) => format!(
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
+                    sanitize_quoted(scope)
+                ),
+                None => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+            },
+            _ => return None,
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// Keeps a value inside a quoted-string: only visible ASCII, no quotes or backslashes.
+fn sanitize_quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\')
+        .collect()
+}
+
+impl fmt::Display for SecurityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.detail, self.kind.code())
+    }
+}
+
+impl std::error::Error for SecurityError {}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'static str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
+static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+impl IntoResponse for SecurityError {
+    fn into_response(self) -> Response {
+        let body = ProblemBody {
+            type_: "about:blank",
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.kind.code(),
+            errors: &self.errors,
+        };
+        // Serializing plain strings cannot fail; fall back to an empty object regardless.
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (self.status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, PROBLEM_JSON.clone());
+        headers.insert(CACHE_CONTROL, NO_STORE.clone());
+        if let Some(challenge) = self.challenge_header() {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(info) = &self.rate_limit {
+            let secs = info
+                .retry_after
+                .as_secs()
+                .saturating_add(u64::from(info.retry_after.subsec_nanos() > 0))
+                .max(1);
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+            // draft-ietf-httpapi-ratelimit-headers: structured fields naming the policy.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "\"default\";q={};w={}",
+                info.limit, info.window_secs
+            )) {
+                headers.insert(RATELIMIT_POLICY.clone(), v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("\"default\";r=0;t={secs}")) {
+                headers.insert(RATELIMIT.clone(), v);
+            }
+        }
+        response
+    }
+}

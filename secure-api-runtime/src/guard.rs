@@ -1,0 +1,281 @@
+//! The guard extractor that `#[secure]` injects as a handler's first argument.
+//!
+//! Because axum runs extractors in argument order and only the last one may read the
+//! body, the guard decides before any body byte is read. Its order is fixed:
+//!
+//! 1. refuse credentials in the query string (400);
+//! 2. on non-public routes, authenticate the bearer token (401 / 400);
+//! 3. authorize: one of the policy's roles, through the hierarchy (403);
+//! 4. throttle: every rate of the policy, keyed by principal or client IP (429).
+//!
+//! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
+//!
+//! ```
+//! use secure_api_runtime::{Guard, Policy, PolicySource};
+//!
+//! struct Admin;
+//! impl PolicySource for Admin {
+//!     const POLICY: &'static Policy = &Policy::authenticated("app::admin").any_of_roles(&["admin"]);
+//! }
+//! // What #[secure(role = "admin")] generates, written by hand:
+//! async fn admin_only(_: Guard<Admin>) -> &'static str { "hello admin" }
+//! ```
+
+use std::any::TypeId;
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+
+use crate::config::Security;
+use crate::error::SecurityError;
+use crate::limiter::RateKey;
+use crate::policy::{Policy, PolicySource};
+use crate::principal::Principal;
+
+/// Proof that the request passed the policy `P`. See the [module docs](self).
+///
+/// ```
+/// use secure_api_runtime::{Guard, Policy, PolicySource};
+/// struct Ping;
+/// impl PolicySource for Ping { const POLICY: &'static Policy = &Policy::public("app::ping"); }
+/// async fn ping(_: Guard<Ping>) -> &'static str { "pong" }
+/// ```
+pub struct Guard<P>(PhantomData<fn() -> P>);
+
+impl<P> std::fmt::Debug for Guard<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Guard")
+    }
+}
+
+/// The client's address, when the application knows it better than the socket does.
+/// The guard uses this extension if present, otherwise axum's
+/// `ConnectInfo<SocketAddr>`. Only server-side code can set it.
+///
+/// ```
+/// use secure_api_runtime::ClientIp;
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(ClientIp("192.0.2.7".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
+    type Rejection = SecurityError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let principal = {
+            let Some(security) = parts.extensions.get::<Security>() else {
+                tracing::error!(
+                    target: "secure_api",
+                    handler = P::POLICY.handler(),
+                    "no Security layer in front of this secured handler; refusing the request \
+                     (install it with `router.layer(security.layer())`)"
+                );
+                return Err(SecurityError::misconfigured());
+            };
+            security.enforce(P::POLICY, TypeId::of::<P>(), parts)?
+        };
+        if let Some(principal) = principal {
+            parts.extensions.insert(principal);
+        }
+        Ok(Guard(PhantomData))
+    }
+}
+
+/// Query parameters that carry credentials; URLs end up in logs, histories and referrers.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token",
+    "auth_token",
+    "jwt",
+    "bearer",
+    "authorization",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "client_secret",
+    "password",
+    "secret",
+];
+
+fn query_has_credentials(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let name = percent_decode_lower(name);
+        CREDENTIAL_PARAMS.iter().any(|c| *c == name)
+    })
+}
+
+/// Lower-cased, `+`- and `%XX`-decoded parameter name (invalid escapes kept verbatim).
+fn percent_decode_lower(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).trim().to_ascii_lowercase()
+}
+
+/// The bearer token of the request, or why there is none.
+fn bearer_token(parts: &Parts) -> Result<&str, SecurityError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(SecurityError::unauthorized());
+    };
+    if values.next().is_some() {
+        return Err(SecurityError::invalid_request(
+            "Send exactly one Authorization header.",
+        ));
+    }
+    let Ok(value) = value.to_str() else {
+        return Err(SecurityError::invalid_request(
+            "The Authorization header is malformed.",
+        ));
+    };
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic, Digest...): not a credential this API accepts.
+        return Err(SecurityError::unauthorized());
+    }
+    let token = token.trim_start_matches(' ');
+    if !is_token68(token) {
+        return Err(SecurityError::invalid_request(
+            "The Authorization header must be `Bearer <token>`.",
+        ));
+    }
+    Ok(token)
+}
+
+/// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
+        return Some(*ip);
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+impl Security {
+    /// Applies `policy` to the request; returns the principal on authenticated routes.
+    pub(crate) fn enforce(
+        &self,
+        policy: &Policy,
+        policy_id: TypeId,
+        parts: &Parts,
+    ) -> Result<Option<Principal>, SecurityError> {
+        let inner = &self.0;
+        let realm = |e: SecurityError| e.with_realm(inner.realm.clone());
+
+        if parts.uri.query().is_some_and(query_has_credentials) {
+            tracing::info!(
+                target: "secure_api::auth",
+                handler = policy.handler(),
+                "request refused: credentials in the query string"
+            );
+            return Err(realm(SecurityError::invalid_request(
+                "Credentials must not be sent in the URL.",
+            )));
+        }
+
+        let principal = if policy.is_public() {
+            None
+        } else {
+            let token = bearer_token(parts).map_err(realm)?;
+            let principal = inner.jwt.verify(token, &inner.hierarchy).map_err(realm)?;
+            let roles = policy.roles();
+            if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
+                tracing::info!(
+                    target: "secure_api::auth",
+                    handler = policy.handler(),
+                    subject = principal.subject(),
+                    "request refused: missing role"
+                );
+                return Err(realm(
+                    SecurityError::forbidden().with_required_scope(roles.join(" ")),
+                ));
+            }
+            Some(principal)
+        };
+
+        if !policy.rates().is_empty() {
+            let key = match &principal {
+                Some(p) => RateKey::Principal(p.subject().into()),
+                None => match client_ip(parts) {
+                    Some(ip) => RateKey::ip(ip),
+                    None => {
+                        tracing::error!(
+                            target: "secure_api",
+                            handler = policy.handler(),
+                            "the client address is unknown, so the per-IP rate limit cannot \
+                             be applied; serve the router with \
+                             `into_make_service_with_connect_info::<SocketAddr>()`"
+                        );
+                        return Err(SecurityError::misconfigured());
+                    }
+                },
+            };
+            self.ensure_background_tasks();
+            inner.limiters.check(policy_id, policy.rates(), &key)?;
+        }
+        Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_parameters_are_found_however_they_are_spelled() {
+        assert!(query_has_credentials("access_token=abc"));
+        assert!(query_has_credentials("a=1&ACCESS_TOKEN=abc"));
+        assert!(query_has_credentials("a=1&access%5Ftoken=abc"));
+        assert!(query_has_credentials("api_key"));
+        assert!(query_has_credentials("x=1&api-key=&y=2"));
+        assert!(!query_has_credentials("page=2&sort=name"));
+        assert!(!query_has_credentials("tokens=3"));
+        assert!(!query_has_credentials("%zz=1&%"));
+    }
+
+    #[test]
+    fn bearer_tokens_must_be_token68() {
+        assert!(is_token68("abc.def.ghi"));
+        assert!(is_token68("abc=="));
+        assert!(!is_token68(""));
+        assert!(!is_token68("="));
+        assert!(!is_token68("abc def"));
+        assert!(!is_token68("abc=def"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Runtime of [secure-api](https://docs.rs/secure-api): the configuration, JWT
+//! authentication, role hierarchy, throttling, validation wrappers, the refusal type and
+//! the tower layer that `#[secure]` handlers rely on.
+//!
+//! Applications depend on the `secure-api` crate, which re-exports everything here next
+//! to the `#[secure]` attribute. One module per concern:
+//!
+//! - [`config`](crate::Security): [`Security`] and its builder; mistakes are [`ConfigError`]s.
+//! - [`jwt`](crate::JwtKey): keys and the algorithm allow-list.
+//! - [`rbac`](crate::RoleHierarchy): roles and their hierarchy.
+//! - [`guard`](crate::Guard): the extractor injected by `#[secure]`.
+//! - [`limiter`](crate::ManualClock): keyed GCRA limiters with bounded memory.
+//! - [`validation`](crate::Valid): validated extractors.
+//! - [`error`](crate::SecurityError): RFC 9457 problem details for every refusal.
+//! - [`layer`](crate::SecurityLayer): installs the configuration, caps bodies, sets headers.
+//!
+//! ```
+//! use secure_api_runtime::Security;
+//!
+//! let security = Security::builder()
+//!     .hmac_secret(vec![7u8; 32])
+//!     .issuer("customer-api")
+//!     .audience("customer-api")
+//!     .role_hierarchy("admin > editor > viewer")
+//!     .build()?;
+//! # Ok::<(), secure_api_runtime::ConfigError>(())
+//! ```
+
+mod config;
+mod error;
+mod guard;
+mod jwt;
+mod layer;
+mod limiter;
+mod policy;
+mod principal;
+mod rbac;
+mod validation;
+
+pub use config::{
+    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY, Security,
+    SecurityBuilder,
+};
+pub use error::{ErrorKind, FieldError, SecurityError};
+pub use guard::{ClientIp, Guard};
+pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
+pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
+pub use limiter::ManualClock;
+pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
+pub use principal::Principal;
+pub use rbac::{RoleHierarchy, RoleHierarchyError};
+pub use validation::{Valid, Validatable, ValidatedExtractor, assert_validatable};
+
+/// The JWT types users name in configuration and tests.
+pub use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};

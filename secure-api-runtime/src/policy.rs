@@ -1,0 +1,353 @@
+//! The policy of one handler, as the `#[secure]` attribute declares it.
+//!
+//! The attribute turns its arguments into a `const` [`Policy`] at compile time; the guard
+//! reads it on every request. Policies can also be written by hand for handlers that are
+//! mounted without the attribute:
+//!
+//! ```
+//! use secure_api_runtime::{Policy, Rate};
+//!
+//! const CREATE: Policy = Policy::authenticated("app::create")
+//!     .any_of_roles(&["admin"])
+//!     .rate_limits(&[Rate::new(100, 15 * 60)])
+//!     .validated();
+//! assert!(!CREATE.is_public());
+//! assert_eq!(CREATE.roles(), &["admin"]);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access {
+    /// Anyone; no credentials are read.
+    Public,
+    /// Any authenticated principal, further restricted by roles.
+    Authenticated,
+}
+
+/// A rate: `count` requests with a burst of `count`, replenished over `period_secs`.
+///
+/// ```
+/// use secure_api_runtime::Rate;
+///
+/// let rate: Rate = "100/15m".parse().unwrap();
+/// assert_eq!(rate, Rate::new(100, 900));
+/// assert_eq!(rate.to_string(), "100/900s");
+/// assert!("0/1m".parse::<Rate>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    count: u32,
+    period_secs: u64,
+}
+
+impl Rate {
+    /// A rate of `count` requests per `period_secs` seconds. Both must be positive; the
+    /// attribute checks this at compile time, [`FromStr`] at run time. A zero given here is
+    /// raised to one so that a hand-written policy can never mean "unlimited".
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Rate::new(5, 60).count(), 5);
+    /// ```
+    pub const fn new(count: u32, period_secs: u64) -> Rate {
+        Rate {
+            count: if count == 0 { 1 } else { count },
+            period_secs: if period_secs == 0 { 1 } else { period_secs },
+        }
+    }
+
+    /// Requests allowed per period (also the burst).
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Rate::new(3, 60).count(), 3);
+    /// ```
+    pub const fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The period in seconds.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Rate::new(3, 60).period_secs(), 60);
+    /// ```
+    pub const fn period_secs(&self) -> u64 {
+        self.period_secs
+    }
+
+    /// The period as a [`Duration`].
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Rate::new(3, 60).period().as_secs(), 60);
+    /// ```
+    pub const fn period(&self) -> Duration {
+        Duration::from_secs(self.period_secs)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}s", self.count, self.period_secs)
+    }
+}
+
+/// Why a rate string was refused.
+///
+/// ```
+/// let err = "ten/1m".parse::<secure_api_runtime::Rate>().unwrap_err();
+/// assert!(err.to_string().contains("N/PERIOD"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateParseError {
+    input: String,
+}
+
+impl fmt::Display for RateParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid rate {:?}: expected \"N/PERIOD\" such as \"100/15m\" - N a positive \
+             integer, PERIOD an optional positive multiplier and a unit s, m, h or d",
+            self.input
+        )
+    }
+}
+
+impl std::error::Error for RateParseError {}
+
+impl FromStr for Rate {
+    type Err = RateParseError;
+
+    /// The grammar of the attribute's `rate` key: `N/PERIOD` where N is a positive integer
+    /// and PERIOD an optional positive multiplier followed by `s`, `m`, `h` or `d`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || RateParseError {
+            input: s.to_owned(),
+        };
+        let (count, period) = s.split_once('/').ok_or_else(err)?;
+        let count: u32 = parse_positive(count).ok_or_else(err)?;
+        let (digits, unit) = period.split_at(period.len().saturating_sub(1));
+        let unit_secs: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            _ => return Err(err()),
+        };
+        let multiplier: u64 = if digits.is_empty() {
+            1
+        } else {
+            parse_positive(digits).ok_or_else(err)?
+        };
+        let period_secs = multiplier.checked_mul(unit_secs).ok_or_else(err)?;
+        Ok(Rate::new(count, period_secs))
+    }
+}
+
+fn parse_positive<T: FromStr + Default + PartialEq>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: T = s.parse().ok()?;
+    (v != T::default()).then_some(v)
+}
+
+/// The security policy of one handler.
+///
+/// Built by `#[secure(...)]` as a constant; see the attribute's documentation for the keys.
+///
+/// ```
+/// use secure_api_runtime::Policy;
+/// const P: Policy = Policy::public("app::ping");
+/// assert!(P.is_public());
+/// assert_eq!(P.handler(), "app::ping");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    handler: &'static str,
+    access: Access,
+    roles: &'static [&'static str],
+    rates: &'static [Rate],
+    validate: bool,
+}
+
+impl Policy {
+    /// A public route: no credentials are read; rate limits are keyed by client IP.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::public("h").is_public());
+    /// ```
+    pub const fn public(handler: &'static str) -> Policy {
+        Policy {
+            handler,
+            access: Access::Public,
+            roles: &[],
+            rates: &[],
+            validate: false,
+        }
+    }
+
+    /// A route for any authenticated principal; rate limits are keyed by principal.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::authenticated("h").is_public());
+    /// ```
+    pub const fn authenticated(handler: &'static str) -> Policy {
+        Policy {
+            handler,
+            access: Access::Authenticated,
+            roles: &[],
+            rates: &[],
+            validate: false,
+        }
+    }
+
+    /// Requires any one of `roles` (honouring the configured hierarchy).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::authenticated("h").any_of_roles(&["editor", "auditor"]);
+    /// assert_eq!(p.roles().len(), 2);
+    /// ```
+    pub const fn any_of_roles(mut self, roles: &'static [&'static str]) -> Policy {
+        self.roles = roles;
+        self
+    }
+
+    /// Applies each of `rates`; a request must pass all of them.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Policy, Rate};
+    /// let p = Policy::public("h").rate_limits(&[Rate::new(3, 60)]);
+    /// assert_eq!(p.rates()[0].count(), 3);
+    /// ```
+    pub const fn rate_limits(mut self, rates: &'static [Rate]) -> Policy {
+        self.rates = rates;
+        self
+    }
+
+    /// Marks the handler's extractors as validated.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::public("h").validated().validates());
+    /// ```
+    pub const fn validated(mut self) -> Policy {
+        self.validate = true;
+        self
+    }
+
+    /// The handler's path (`module::function`).
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("m::f").handler(), "m::f");
+    /// ```
+    pub const fn handler(&self) -> &'static str {
+        self.handler
+    }
+
+    /// Who may call the route.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Access, Policy};
+    /// assert_eq!(Policy::public("h").access(), Access::Public);
+    /// ```
+    pub const fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Whether the route is public.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::public("h").is_public());
+    /// ```
+    pub const fn is_public(&self) -> bool {
+        matches!(self.access, Access::Public)
+    }
+
+    /// The roles of which the principal needs one (empty: any principal).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").roles().is_empty());
+    /// ```
+    pub const fn roles(&self) -> &'static [&'static str] {
+        self.roles
+    }
+
+    /// The rate limits of the route.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::public("h").rates().is_empty());
+    /// ```
+    pub const fn rates(&self) -> &'static [Rate] {
+        self.rates
+    }
+
+    /// Whether the handler's extractors are validated.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").validates());
+    /// ```
+    pub const fn validates(&self) -> bool {
+        self.validate
+    }
+}
+
+/// A type that names a handler's policy; `#[secure]` generates one per handler.
+///
+/// ```
+/// use secure_api_runtime::{Policy, PolicySource};
+///
+/// struct Health;
+/// impl PolicySource for Health {
+///     const POLICY: &'static Policy = &Policy::public("app::health");
+/// }
+/// assert!(Health::POLICY.is_public());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a secure-api policy",
+    note = "policies are generated by `#[secure(...)]` on the handler"
+)]
+pub trait PolicySource: Send + Sync + 'static {
+    /// The policy.
+    const POLICY: &'static Policy;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_grammar_accepts_the_documented_forms() {
+        assert_eq!("100/15m".parse::<Rate>(), Ok(Rate::new(100, 900)));
+        assert_eq!("10/1s".parse::<Rate>(), Ok(Rate::new(10, 1)));
+        assert_eq!("5/m".parse::<Rate>(), Ok(Rate::new(5, 60)));
+        assert_eq!("1000/1h".parse::<Rate>(), Ok(Rate::new(1000, 3600)));
+        assert_eq!("2/1d".parse::<Rate>(), Ok(Rate::new(2, 86_400)));
+    }
+
+    #[test]
+    fn rate_grammar_refuses_malformed_and_zero() {
+        for bad in [
+            "",
+            "5",
+            "/m",
+            "5/",
+            "0/m",
+            "5/0m",
+            "-5/m",
+            "5/-1m",
+            "5/1x",
+            "5 /m",
+            "5/ m",
+            "+5/m",
+            "5/1.5m",
+            "99999999999/m",
+            "5/99999999999999999999d",
+            "5/m/m",
+        ] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad:?} must be refused");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The authenticated caller, available to handlers as an extractor.
+//!
+//! ```
+//! use secure_api_runtime::Principal;
+//!
+//! async fn me(principal: Principal) -> String {
+//!     format!("hello {}", principal.subject())
+//! }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use serde_json::{Map, Value};
+
+use crate::error::SecurityError;
+
+/// Who is calling: subject, roles (as granted and as held through the hierarchy), scopes
+/// and the verified claims.
+///
+/// Inside a `#[secure]` handler it is always present: the guard has authenticated the
+/// request before any other extractor runs. Elsewhere, extracting it without a
+/// principal is a 401.
+///
+/// ```
+/// use secure_api_runtime::Principal;
+///
+/// let p = Principal::new("alice", ["editor"], ["customers:read"]);
+/// assert_eq!(p.subject(), "alice");
+/// assert!(p.has_role("editor"));
+/// assert!(p.has_scope("customers:read"));
+/// ```
+#[derive(Clone)]
+pub struct Principal(Arc<Inner>);
+
+struct Inner {
+    subject: String,
+    roles: Vec<String>,
+    effective_roles: Vec<Arc<str>>,
+    scopes: Vec<String>,
+    claims: Map<String, Value>,
+}
+
+impl Principal {
+    /// A principal with the given subject, roles and scopes and no other claims; the roles
+    /// are taken as held, without hierarchy.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("svc", ["viewer"], [] as [&str; 0]);
+    /// assert_eq!(p.roles(), ["viewer"]);
+    /// ```
+    pub fn new<R, S>(
+        subject: impl Into<String>,
+        roles: impl IntoIterator<Item = R>,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self
+    where
+        R: Into<String>,
+        S: Into<String>,
+    {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        let mut effective_roles: Vec<Arc<str>> = roles.iter().map(|r| Arc::from(&**r)).collect();
+        effective_roles.sort();
+        effective_roles.dedup();
+        Principal(Arc::new(Inner {
+            subject: subject.into(),
+            roles,
+            effective_roles,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            claims: Map::new(),
+        }))
+    }
+
+    pub(crate) fn from_verified(
+        subject: String,
+        roles: Vec<String>,
+        effective_roles: Vec<Arc<str>>,
+        scopes: Vec<String>,
+        claims: Map<String, Value>,
+    ) -> Self {
+        Principal(Arc::new(Inner {
+            subject,
+            roles,
+            effective_roles,
+            scopes,
+            claims,
+        }))
+    }
+
+    /// The subject (`sub` claim).
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Principal::new("bob", [] as [&str; 0], [] as [&str; 0]).subject(), "bob");
+    /// ```
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The roles as granted by the credential.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", ["admin"], [] as [&str; 0]);
+    /// assert_eq!(p.roles(), ["admin"]);
+    /// ```
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// Whether the principal holds `role`, directly or through the role hierarchy.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", ["admin"], [] as [&str; 0]);
+    /// assert!(p.has_role("admin"));
+    /// assert!(!p.has_role("root"));
+    /// ```
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0
+            .effective_roles
+            .binary_search_by(|r| (**r).cmp(role))
+            .is_ok()
+    }
+
+    /// Every role held, including those implied by the hierarchy, sorted.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", ["b", "a"], [] as [&str; 0]);
+    /// assert_eq!(p.effective_roles().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn effective_roles(&self) -> impl Iterator<Item = &str> {
+        self.0.effective_roles.iter().map(|r| &**r)
+    }
+
+    /// The scopes granted (`scope`, space-separated, or `scp`, an array).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], ["read"]);
+    /// assert_eq!(p.scopes(), ["read"]);
+    /// ```
+    pub fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+
+    /// Whether the scope was granted.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], ["read"]);
+    /// assert!(p.has_scope("read") && !p.has_scope("write"));
+    /// ```
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Every verified claim of the token.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], [] as [&str; 0]);
+    /// assert!(p.claims().is_empty());
+    /// ```
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.0.claims
+    }
+
+    /// One verified claim.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], [] as [&str; 0]);
+    /// assert!(p.claim("tenant").is_none());
+    /// ```
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.0.claims.get(name)
+    }
+}
+
+impl fmt::Debug for Principal {
+    // Claims may carry personal data; only the identity and grants are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.0.subject)
+            .field("roles", &self.0.roles)
+            .field("scopes", &self.0.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = SecurityError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(SecurityError::unauthorized)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}
