@@ -64,6 +64,6 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use secure_api_runtime::{
-        Guard, Policy, PolicySource, Rate, Valid, Validatable, assert_validatable,
+        Decoded, Guard, Policy, PolicySource, Rate, Valid, Validatable, assert_validatable,
     };
 }

@@ -49,7 +49,7 @@ pub use limiter::ManualClock;
 pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
 pub use principal::Principal;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
-pub use validation::{Valid, Validatable, ValidatedExtractor, assert_validatable};
+pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.
 pub use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};

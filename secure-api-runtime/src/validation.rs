@@ -43,6 +43,49 @@ use crate::error::{FieldError, SecurityError};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Valid<E>(pub E);
 
+/// An extractor whose rejection is rendered like every other refusal (problem+json, no
+/// echo of the input). `#[secure]` wraps `Json`, `Query`, `Form` and `Path` arguments in
+/// it when `validate` is not given, so that, for example, a path segment that is not a
+/// number gets the same kind of 400 as any other malformed request.
+///
+/// ```
+/// use axum::extract::Path;
+/// use secure_api_runtime::Decoded;
+/// async fn get(Decoded(Path(id)): Decoded<Path<u64>>) -> String { id.to_string() }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Decoded<E>(pub E);
+
+impl<S, E> FromRequestParts<S> for Decoded<E>
+where
+    S: Send + Sync,
+    E: FromRequestParts<S>,
+{
+    type Rejection = SecurityError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        E::from_request_parts(parts, state)
+            .await
+            .map(Decoded)
+            .map_err(refuse_rejection)
+    }
+}
+
+impl<S, E> FromRequest<S> for Decoded<E>
+where
+    S: Send + Sync,
+    E: FromRequest<S>,
+{
+    type Rejection = SecurityError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        E::from_request(req, state)
+            .await
+            .map(Decoded)
+            .map_err(refuse_rejection)
+    }
+}
+
 /// A type `#[secure(validate)]` can check: anything implementing `validator::Validate`.
 ///
 /// ```
