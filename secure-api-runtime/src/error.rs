@@ -161,7 +161,11 @@ struct RateLimitInfo {
 /// assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer realm="));
 /// ```
 #[derive(Debug, Clone)]
-pub struct SecurityError {
+pub struct SecurityError(Box<Problem>);
+
+// Boxed: refusals travel through `Result`s on the hot path, which stay one word wide.
+#[derive(Debug, Clone)]
+struct Problem {
     kind: ErrorKind,
     status: StatusCode,
     detail: Cow<'static, str>,
@@ -174,7 +178,7 @@ pub struct SecurityError {
 
 impl SecurityError {
     fn new(kind: ErrorKind, status: StatusCode, detail: &'static str) -> Self {
-        SecurityError {
+        SecurityError(Box::new(Problem {
             kind,
             status,
             detail: Cow::Borrowed(detail),
@@ -183,7 +187,7 @@ impl SecurityError {
             required_scope: None,
             errors: Vec::new(),
             rate_limit: None,
-        }
+        }))
     }
 
     /// 401: the route needs credentials and none were presented.
@@ -199,7 +203,7 @@ impl SecurityError {
             StatusCode::UNAUTHORIZED,
             "This resource requires authentication.",
         );
-        e.challenge = true;
+        e.0.challenge = true;
         e
     }
 
@@ -217,7 +221,7 @@ impl SecurityError {
             StatusCode::UNAUTHORIZED,
             "The access token is invalid or has expired.",
         );
-        e.challenge = true;
+        e.0.challenge = true;
         e
     }
 
@@ -230,7 +234,7 @@ impl SecurityError {
     /// ```
     pub fn invalid_request(detail: &'static str) -> Self {
         let mut e = Self::new(ErrorKind::InvalidRequest, StatusCode::BAD_REQUEST, detail);
-        e.challenge = true;
+        e.0.challenge = true;
         e
     }
 
@@ -246,7 +250,7 @@ impl SecurityError {
             StatusCode::FORBIDDEN,
             "The credentials do not grant access to this resource.",
         );
-        e.challenge = true;
+        e.0.challenge = true;
         e
     }
 
@@ -292,7 +296,7 @@ impl SecurityError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "The request contains invalid fields.",
         );
-        e.errors = errors;
+        e.0.errors = errors;
         e
     }
 
@@ -312,7 +316,7 @@ impl SecurityError {
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests; retry later.",
         );
-        e.rate_limit = Some(RateLimitInfo {
+        e.0.rate_limit = Some(RateLimitInfo {
             retry_after,
             limit,
             window_secs,
@@ -357,7 +361,7 @@ impl SecurityError {
     /// assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"shop\"");
     /// ```
     pub fn with_realm(mut self, realm: impl Into<Cow<'static, str>>) -> Self {
-        self.realm = realm.into();
+        self.0.realm = realm.into();
         self
     }
 
@@ -369,7 +373,7 @@ impl SecurityError {
     /// assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("scope=\"admin\""));
     /// ```
     pub fn with_required_scope(mut self, scope: impl Into<Cow<'static, str>>) -> Self {
-        self.required_scope = Some(scope.into());
+        self.0.required_scope = Some(scope.into());
         self
     }
 
@@ -380,7 +384,7 @@ impl SecurityError {
     /// assert_eq!(SecurityError::forbidden().kind(), ErrorKind::Forbidden);
     /// ```
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The HTTP status of the response.
@@ -389,7 +393,7 @@ impl SecurityError {
     /// assert_eq!(secure_api_runtime::SecurityError::forbidden().status(), 403);
     /// ```
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The invalid fields of a 422.
@@ -398,25 +402,25 @@ impl SecurityError {
     /// assert!(secure_api_runtime::SecurityError::forbidden().field_errors().is_empty());
     /// ```
     pub fn field_errors(&self) -> &[FieldError] {
-        &self.errors
+        &self.0.errors
     }
 
     fn challenge_header(&self) -> Option<HeaderValue> {
-        if !self.challenge {
+        if !self.0.challenge {
             return None;
         }
-        let realm = sanitize_quoted(&self.realm);
-        let value = match self.kind {
+        let realm = sanitize_quoted(&self.0.realm);
+        let value = match self.0.kind {
             ErrorKind::MissingCredentials => format!("Bearer realm=\"{realm}\""),
             ErrorKind::InvalidToken => format!(
                 "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
-                self.detail
+                self.0.detail
             ),
             ErrorKind::InvalidRequest => format!(
                 "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
-                sanitize_quoted(&self.detail)
+                sanitize_quoted(&self.0.detail)
             ),
-            ErrorKind::Forbidden => match &self.required_scope {
+            ErrorKind::Forbidden => match &self.0.required_scope {
                 Some(scope) => format!(
                     "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
                     sanitize_quoted(scope)
@@ -438,7 +442,7 @@ fn sanitize_quoted(s: &str) -> String {
 
 impl fmt::Display for SecurityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.detail, self.kind.code())
+        write!(f, "{} ({})", self.0.detail, self.0.kind.code())
     }
 }
 
@@ -465,22 +469,22 @@ impl IntoResponse for SecurityError {
     fn into_response(self) -> Response {
         let body = ProblemBody {
             type_: "about:blank",
-            title: self.status.canonical_reason().unwrap_or("Error"),
-            status: self.status.as_u16(),
-            detail: &self.detail,
-            code: self.kind.code(),
-            errors: &self.errors,
+            title: self.0.status.canonical_reason().unwrap_or("Error"),
+            status: self.0.status.as_u16(),
+            detail: &self.0.detail,
+            code: self.0.kind.code(),
+            errors: &self.0.errors,
         };
         // Serializing plain strings cannot fail; fall back to an empty object regardless.
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (self.status, bytes).into_response();
+        let mut response = (self.0.status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, PROBLEM_JSON.clone());
         headers.insert(CACHE_CONTROL, NO_STORE.clone());
         if let Some(challenge) = self.challenge_header() {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
-        if let Some(info) = &self.rate_limit {
+        if let Some(info) = &self.0.rate_limit {
             let secs = info
                 .retry_after
                 .as_secs()
