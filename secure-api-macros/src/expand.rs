@@ -1,0 +1,268 @@
+//! Code generation: the only module that builds tokens.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{FnArg, LitStr, Pat, PatType, Type};
+
+use crate::args::Handler;
+use crate::validate::{Access, Model};
+
+/// What the macro emits on any error: the item exactly as written, so editors keep resolving
+/// it, followed by every error.
+pub(crate) fn unchanged(item: TokenStream, error: &syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    quote! {
+        #item
+        #errors
+    }
+}
+
+/// The policy type with its const `Policy`, and the handler with the guard as its first
+/// argument and validated extractors wrapped in `Valid`.
+pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
+    let Handler {
+        attrs,
+        vis,
+        mut sig,
+        body,
+    } = handler;
+    let krate = &model.krate;
+    let name = sig.ident.unraw();
+    let policy_ident = format_ident!("__secure_api_policy_{}", name);
+    let handler_name = LitStr::new(&name.to_string(), name.span());
+
+    let constructor = match model.access {
+        Access::Public => quote!(public),
+        Access::Authenticated | Access::AnyOf(_) => quote!(authenticated),
+    };
+    let roles = match &model.access {
+        Access::AnyOf(roles) => quote!(.any_of_roles(&[#(#roles),*])),
+        Access::Public | Access::Authenticated => TokenStream::new(),
+    };
+    let rates = if model.rates.is_empty() {
+        TokenStream::new()
+    } else {
+        let rates = model.rates.iter().map(|rate| {
+            let count = Literal::u32_suffixed(rate.count);
+            let period = Literal::u64_suffixed(rate.period_secs);
+            quote!(#krate::__private::Rate::new(#count, #period))
+        });
+        quote!(.rate_limits(&[#(#rates),*]))
+    };
+    let validated = if model.validate {
+        quote!(.validated())
+    } else {
+        TokenStream::new()
+    };
+
+    let guard: FnArg = syn::parse_quote!(_: #krate::__private::Guard<#policy_ident>);
+    let mut inputs = Punctuated::new();
+    inputs.push(guard);
+    for (index, input) in std::mem::take(&mut sig.inputs).into_iter().enumerate() {
+        let validated = model.validated_args.iter().any(|arg| arg.index == index);
+        let decoded = model.decoded_args.contains(&index);
+        inputs.push(match input {
+            FnArg::Typed(pat_type) if validated => {
+                FnArg::Typed(wrap(krate, quote!(Valid), pat_type))
+            }
+            FnArg::Typed(pat_type) if decoded => {
+                FnArg::Typed(wrap(krate, quote!(Decoded), pat_type))
+            }
+            other => other,
+        });
+    }
+    sig.inputs = inputs;
+
+    // One call per validated argument, spanned at its inner type so that an unimplemented
+    // `Validatable` is reported on the user's type rather than on the attribute.
+    let assertions = model.validated_args.iter().map(|arg| {
+        let inner = &arg.inner;
+        quote_spanned!(inner.span()=> #krate::__private::assert_validatable::<#inner>();)
+    });
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, unreachable_pub)]
+        #vis struct #policy_ident;
+
+        impl #krate::__private::PolicySource for #policy_ident {
+            const POLICY: &'static #krate::__private::Policy =
+                &#krate::__private::Policy::#constructor(
+                    ::core::concat!(::core::module_path!(), "::", #handler_name)
+                )
+                #roles
+                #rates
+                #validated;
+        }
+
+        #(#attrs)*
+        #vis #sig {
+            #(#assertions)*
+            #body
+        }
+    }
+}
+
+/// `pat: ty` becomes `__private::W(pat): __private::W<ty>`.
+fn wrap(krate: &syn::Path, wrapper: TokenStream, pat_type: PatType) -> PatType {
+    let PatType {
+        attrs,
+        pat,
+        colon_token,
+        ty,
+    } = pat_type;
+    let pat: Pat = syn::parse_quote!(#krate::__private::#wrapper(#pat));
+    let ty: Type = syn::parse_quote!(#krate::__private::#wrapper<#ty>);
+    PatType {
+        attrs,
+        pat: Box::new(pat),
+        colon_token,
+        ty: Box::new(ty),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::args::{parse_args, parse_handler};
+    use crate::error::Errors;
+    use crate::validate::build;
+    use syn::parse_quote;
+
+    fn expand(attr: TokenStream, item: TokenStream) -> syn::File {
+        let mut errors = Errors::default();
+        let args = parse_args(attr, &mut errors);
+        let handler = parse_handler(item).unwrap();
+        let model = build(args, Some(&handler), &mut errors);
+        errors.finish().unwrap();
+        syn::parse2(super::handler(&model, handler)).unwrap()
+    }
+
+    fn compact(tokens: impl quote::ToTokens) -> String {
+        tokens.to_token_stream().to_string().replace(' ', "")
+    }
+
+    #[test]
+    fn full_example_expands_to_policy_guard_and_validation() {
+        let file = expand(
+            parse_quote!(role = "admin", rate = "100/15m", validate),
+            parse_quote!(
+                /// docs
+                #[some_attr]
+                pub(crate) async fn create<T: Clone>(
+                    State(s): State<AppState>,
+                    Json(body): Json<NewThing>,
+                ) -> Result<impl IntoResponse, E>
+                where
+                    T: Send,
+                {
+                    body
+                }
+            ),
+        );
+        assert_eq!(file.items.len(), 3);
+        let syn::Item::Struct(policy) = &file.items[0] else {
+            panic!("expected the policy struct first")
+        };
+        assert_eq!(policy.ident, "__secure_api_policy_create");
+        assert_eq!(compact(&policy.vis), "pub(crate)");
+
+        let policy_impl = compact(&file.items[1]);
+        assert!(
+            policy_impl.contains(
+                "&::secure_api::__private::Policy::authenticated(::core::concat!(::core::module_path!(),\"::\",\"create\")).any_of_roles(&[\"admin\"]).rate_limits(&[::secure_api::__private::Rate::new(100u32,900u64)]).validated();"
+            ),
+            "{policy_impl}"
+        );
+
+        let syn::Item::Fn(function) = &file.items[2] else {
+            panic!("expected the handler last")
+        };
+        assert_eq!(function.attrs.len(), 2);
+        assert_eq!(compact(&function.vis), "pub(crate)");
+        assert_eq!(compact(&function.sig.generics.params), "T:Clone");
+        assert_eq!(compact(&function.sig.generics.where_clause), "whereT:Send,");
+        let inputs: Vec<String> = function.sig.inputs.iter().map(compact).collect();
+        assert_eq!(
+            inputs,
+            [
+                "_:::secure_api::__private::Guard<__secure_api_policy_create>",
+                "State(s):State<AppState>",
+                "::secure_api::__private::Valid(Json(body)):::secure_api::__private::Valid<Json<NewThing>>",
+            ]
+        );
+        assert_eq!(
+            compact(&function.sig.output),
+            "->Result<implIntoResponse,E>"
+        );
+        assert_eq!(
+            compact(&function.block),
+            "{::secure_api::__private::assert_validatable::<NewThing>();{body}}"
+        );
+    }
+
+    #[test]
+    fn public_handler_without_arguments_gets_only_the_guard() {
+        let file = expand(
+            parse_quote!(public),
+            parse_quote!(
+                async fn health() -> &'static str {
+                    "ok"
+                }
+            ),
+        );
+        let policy_impl = compact(&file.items[1]);
+        assert!(
+            policy_impl.contains(
+                "Policy::public(::core::concat!(::core::module_path!(),\"::\",\"health\"));"
+            ),
+            "{policy_impl}"
+        );
+        let syn::Item::Fn(function) = &file.items[2] else {
+            panic!("expected the handler last")
+        };
+        let inputs: Vec<String> = function.sig.inputs.iter().map(compact).collect();
+        assert_eq!(
+            inputs,
+            ["_:::secure_api::__private::Guard<__secure_api_policy_health>"]
+        );
+        assert_eq!(compact(&function.block), "{{\"ok\"}}");
+    }
+
+    #[test]
+    fn crate_override_is_used_for_every_path() {
+        let file = expand(
+            parse_quote!(crate = "sa", any_role = ["editor", "auditor"]),
+            parse_quote!(
+                async fn f(Query(q): Query<Q>) {}
+            ),
+        );
+        let all = compact(&file);
+        assert!(!all.contains("secure_api::"), "{all}");
+        assert!(all.contains("implsa::__private::PolicySource"), "{all}");
+        assert!(
+            all.contains(".any_of_roles(&[\"editor\",\"auditor\"])"),
+            "{all}"
+        );
+        assert!(all.contains("_:sa::__private::Guard<"), "{all}");
+        assert!(!all.contains("Valid"), "{all}");
+    }
+
+    #[test]
+    fn raw_identifier_names_are_unraw_in_generated_names() {
+        let file = expand(
+            TokenStream::new(),
+            parse_quote!(
+                async fn r#type() {}
+            ),
+        );
+        let all = compact(&file);
+        assert!(all.contains("__secure_api_policy_type"), "{all}");
+        assert!(all.contains("\"::\",\"type\""), "{all}");
+        assert!(all.contains("asyncfnr#type("), "{all}");
+    }
+}

@@ -1,0 +1,675 @@
+//! Checks the parsed arguments against each other and against the handler's signature, and
+//! builds the [`Model`] that `expand` turns into code.
+
+use proc_macro2::Span;
+use syn::{FnArg, GenericArgument, LitStr, PathArguments, Type};
+
+use crate::args::{Args, Handler, Keyed};
+use crate::error::Errors;
+
+/// Who may call the handler.
+#[derive(Debug)]
+pub(crate) enum Access {
+    /// `public`: no authentication.
+    Public,
+    /// No auth key: any authenticated principal.
+    Authenticated,
+    /// `role` or `any_role`: an authenticated principal holding one of these roles.
+    AnyOf(Vec<LitStr>),
+}
+
+/// `rate = "N/PERIOD"`, converted: `count` requests replenished over `period_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rate {
+    pub(crate) count: u32,
+    pub(crate) period_secs: u64,
+}
+
+/// An argument that `validate` wraps, by its index among the handler's inputs, with the
+/// type inside the extractor (whose span the "cannot be validated" error uses).
+#[derive(Debug)]
+pub(crate) struct ValidatedArg {
+    pub(crate) index: usize,
+    pub(crate) inner: Type,
+}
+
+/// Everything `expand` needs besides the handler itself.
+#[derive(Debug)]
+pub(crate) struct Model {
+    pub(crate) krate: syn::Path,
+    pub(crate) access: Access,
+    pub(crate) rates: Vec<Rate>,
+    pub(crate) validate: bool,
+    pub(crate) validated_args: Vec<ValidatedArg>,
+    /// Indices of the other `Json`/`Query`/`Form`/`Path` arguments: their rejections are
+    /// rendered as problem+json too, but there is nothing to validate.
+    pub(crate) decoded_args: Vec<usize>,
+}
+
+/// Extractors whose value `validate` checks after extraction.
+const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
+
+/// Builds the model, recording every problem in `errors`. The model is only meaningful when
+/// no error was recorded, but it is always returned so that every check runs.
+pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
+    let access = access(&args, errors);
+    let rates = args
+        .rate
+        .as_ref()
+        .and_then(|rate| match parse_rate(&rate.value.value()) {
+            Ok(parsed) => Some(parsed),
+            Err(problem) => {
+                errors.at(rate.value.span(), rate_message(&rate.value, problem));
+                None
+            }
+        })
+        .into_iter()
+        .collect();
+
+    let mut validated_args = Vec::new();
+    let mut decoded_args = Vec::new();
+    let mut scalar_only = None;
+    if let Some(handler) = handler {
+        check_signature(handler, errors);
+        for arg in extractor_arguments(handler) {
+            if args.validate.is_some() && !is_scalar(&arg.inner) {
+                validated_args.push(arg);
+            } else {
+                scalar_only.get_or_insert_with(|| arg.inner.clone());
+                decoded_args.push(arg.index);
+            }
+        }
+    }
+    if let (Some(flag), Some(_), true) = (&args.validate, handler, validated_args.is_empty()) {
+        let message = match scalar_only {
+            Some(scalar) => format!(
+                "`validate` has nothing to validate: `{}` carries no validation rules; \
+                 extract a struct deriving `Validate` (e.g. `Path<CustomerId>`) or remove `validate`",
+                quote::ToTokens::to_token_stream(&scalar)
+                    .to_string()
+                    .replace(' ', "")
+            ),
+            None => "`validate` has nothing to validate: no argument is a `Json<T>`, `Query<T>`, \
+                     `Form<T>` or `Path<T>` extractor"
+                .to_owned(),
+        };
+        errors.at(flag.key.span(), message);
+    }
+
+    let krate = args.krate.map_or_else(default_crate_path, |k| k.value);
+    Model {
+        krate,
+        access,
+        rates,
+        validate: args.validate.is_some(),
+        validated_args,
+        decoded_args,
+    }
+}
+
+fn default_crate_path() -> syn::Path {
+    let ident = syn::Ident::new("secure_api", Span::call_site());
+    let mut path = syn::Path::from(ident);
+    path.leading_colon = Some(Default::default());
+    path
+}
+
+/// The later of two keys, where a conflict between them is reported.
+fn later<'a, A, B>(a: &'a Keyed<A>, b: &'a Keyed<B>) -> &'a syn::Ident {
+    if a.position > b.position {
+        &a.key
+    } else {
+        &b.key
+    }
+}
+
+fn access(args: &Args, errors: &mut Errors) -> Access {
+    if let Some(public) = &args.public {
+        if let Some(role) = &args.role {
+            errors.at(
+                later(public, role).span(),
+                "`public` cannot be combined with `role`: a public handler does not authenticate, so there is no principal whose roles could be checked",
+            );
+        }
+        if let Some(any_role) = &args.any_role {
+            errors.at(
+                later(public, any_role).span(),
+                "`public` cannot be combined with `any_role`: a public handler does not authenticate, so there is no principal whose roles could be checked",
+            );
+        }
+    }
+    if let (Some(role), Some(any_role)) = (&args.role, &args.any_role) {
+        errors.at(
+            later(role, any_role).span(),
+            "`role` and `any_role` cannot be combined: list every accepted role in `any_role = [...]`",
+        );
+    }
+
+    let mut roles = Vec::new();
+    if let Some(role) = &args.role
+        && check_role_name(&role.value, errors)
+    {
+        roles.push(role.value.clone());
+    }
+    if let Some(any_role) = &args.any_role {
+        if any_role.value.roles.is_empty() {
+            errors.at(
+                any_role.value.span,
+                "`any_role` needs at least one role, such as `any_role = [\"editor\", \"auditor\"]`; for any authenticated principal leave out the role keys",
+            );
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for role in &any_role.value.roles {
+            if !check_role_name(role, errors) {
+                continue;
+            }
+            let name = role.value();
+            if seen.contains(&name) {
+                errors.at(
+                    role.span(),
+                    format_args!("role `{name}` is listed twice in `any_role`"),
+                );
+            } else {
+                seen.push(name);
+                roles.push(role.clone());
+            }
+        }
+    }
+
+    if args.public.is_some() {
+        Access::Public
+    } else if roles.is_empty() {
+        Access::Authenticated
+    } else {
+        Access::AnyOf(roles)
+    }
+}
+
+/// `true` when the role name is usable; otherwise records why not.
+fn check_role_name(role: &LitStr, errors: &mut Errors) -> bool {
+    let name = role.value();
+    if name.is_empty() {
+        errors.at(
+            role.span(),
+            "a role name cannot be empty; for any authenticated principal leave out the role keys",
+        );
+        false
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.at(
+            role.span(),
+            format_args!(
+                "role name {:?} contains whitespace; give each role separately, as `any_role = [\"a\", \"b\"]`",
+                name
+            ),
+        );
+        false
+    } else {
+        true
+    }
+}
+
+fn check_signature(handler: &Handler, errors: &mut Errors) {
+    let sig = &handler.sig;
+    if sig.asyncness.is_none() {
+        errors.at(
+            sig.fn_token.span,
+            "`#[secure]` handlers must be `async fn`: write `async fn`",
+        );
+    }
+    for input in &sig.inputs {
+        if let FnArg::Receiver(receiver) = input {
+            errors.spanned(
+                receiver,
+                "`#[secure]` handlers cannot take `self`: axum handlers are free functions, so move it out of the `impl` block",
+            );
+        }
+    }
+}
+
+/// Types that carry no validation rules: their type is their whole check.
+const SCALARS: &[&str] = &[
+    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
+    "f64", "bool", "char", "String",
+];
+
+/// A scalar, or a tuple of scalars (`Path<(u64, String)>`).
+fn is_scalar(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(tuple) => !tuple.elems.is_empty() && tuple.elems.iter().all(is_scalar),
+        Type::Group(group) => is_scalar(&group.elem),
+        Type::Paren(paren) => is_scalar(&paren.elem),
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .is_some_and(|ident| SCALARS.iter().any(|s| ident == s)),
+        _ => false,
+    }
+}
+
+fn extractor_arguments(handler: &Handler) -> Vec<ValidatedArg> {
+    handler
+        .sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, input)| match input {
+            FnArg::Typed(pat_type) => validated_inner(&pat_type.ty).map(|inner| ValidatedArg {
+                index,
+                inner: inner.clone(),
+            }),
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// `T` when `ty` is `Json<T>`, `Query<T>`, `Form<T>` or `Path<T>` (by last path segment).
+fn validated_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(type_path) = ty else {
+        return match ty {
+            Type::Group(group) => validated_inner(&group.elem),
+            Type::Paren(paren) => validated_inner(&paren.elem),
+            _ => None,
+        };
+    };
+    if type_path.qself.is_some() {
+        return None;
+    }
+    let last = type_path.path.segments.last()?;
+    if !VALIDATED_EXTRACTORS.iter().any(|name| last.ident == name) {
+        return None;
+    }
+    let PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return None;
+    };
+    let mut types = generics.args.iter().filter_map(|arg| match arg {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    match (types.next(), types.next(), generics.args.len()) {
+        (Some(inner), None, 1) => Some(inner),
+        _ => None,
+    }
+}
+
+/// Why a rate string was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RateProblem {
+    Malformed,
+    ZeroCount,
+    CountTooLarge,
+    ZeroPeriod,
+    PeriodTooLong,
+}
+
+const RATE_GRAMMAR: &str = "expected \"N/PERIOD\" such as \"100/15m\": N a positive integer, PERIOD an optional positive multiplier followed by a unit `s`, `m`, `h` or `d` (\"10/1s\", \"5/m\", \"1000/1h\", \"2/1d\")";
+
+fn rate_message(lit: &LitStr, problem: RateProblem) -> String {
+    let what = match problem {
+        RateProblem::Malformed => "",
+        RateProblem::ZeroCount => "N must be at least 1; ",
+        RateProblem::CountTooLarge => "N must fit in a u32; ",
+        RateProblem::ZeroPeriod => "the period multiplier must be at least 1; ",
+        RateProblem::PeriodTooLong => "the period is too long to count in seconds; ",
+    };
+    format!("invalid rate {:?}: {what}{RATE_GRAMMAR}", lit.value())
+}
+
+/// Parses `N/PERIOD` strictly: ASCII digits only, no signs, no whitespace.
+pub(crate) fn parse_rate(text: &str) -> Result<Rate, RateProblem> {
+    let (count, period) = text.split_once('/').ok_or(RateProblem::Malformed)?;
+    if !is_digits(count) {
+        return Err(RateProblem::Malformed);
+    }
+    let unit_at = period.len().checked_sub(1).ok_or(RateProblem::Malformed)?;
+    let (multiplier, unit) = period
+        .split_at_checked(unit_at)
+        .ok_or(RateProblem::Malformed)?;
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(RateProblem::Malformed),
+    };
+    if !multiplier.is_empty() && !is_digits(multiplier) {
+        return Err(RateProblem::Malformed);
+    }
+
+    // Digits-only strings that fail to parse are too large, never malformed.
+    let count: u32 = count.parse().map_err(|_| RateProblem::CountTooLarge)?;
+    if count == 0 {
+        return Err(RateProblem::ZeroCount);
+    }
+    let multiplier: u64 = if multiplier.is_empty() {
+        1
+    } else {
+        multiplier.parse().map_err(|_| RateProblem::PeriodTooLong)?
+    };
+    if multiplier == 0 {
+        return Err(RateProblem::ZeroPeriod);
+    }
+    let period_secs = multiplier
+        .checked_mul(unit_secs)
+        .ok_or(RateProblem::PeriodTooLong)?;
+    Ok(Rate { count, period_secs })
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::args::{parse_args, parse_handler};
+    use proc_macro2::TokenStream;
+    use syn::parse_quote;
+
+    fn build_from(attr: TokenStream, item: TokenStream) -> (Model, Vec<String>) {
+        let mut errors = Errors::default();
+        let args = parse_args(attr, &mut errors);
+        let handler = parse_handler(item).unwrap();
+        let model = build(args, Some(&handler), &mut errors);
+        let messages = match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (model, messages)
+    }
+
+    fn roles(model: &Model) -> Vec<String> {
+        match &model.access {
+            Access::AnyOf(roles) => roles.iter().map(LitStr::value).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rates_in_every_unit() {
+        let ok = |count, period_secs| Ok(Rate { count, period_secs });
+        assert_eq!(parse_rate("100/15m"), ok(100, 900));
+        assert_eq!(parse_rate("10/1s"), ok(10, 1));
+        assert_eq!(parse_rate("5/m"), ok(5, 60));
+        assert_eq!(parse_rate("1000/1h"), ok(1000, 3600));
+        assert_eq!(parse_rate("2/1d"), ok(2, 86_400));
+        assert_eq!(parse_rate("4294967295/s"), ok(u32::MAX, 1));
+    }
+
+    #[test]
+    fn malformed_rates_are_refused() {
+        for text in [
+            "",
+            "5",
+            "/m",
+            "5/",
+            "5/1",
+            "5/x",
+            "5 per minute",
+            " 5/m",
+            "5/m ",
+            "5 /m",
+            "+5/m",
+            "-5/m",
+            "5/+1m",
+            "5/1.5m",
+            "5/1M",
+            "5/min",
+            "5/m/m",
+            "five/m",
+            "5/1ms",
+            "5/m1",
+            "5/１m",
+            "٣/m",
+        ] {
+            assert_eq!(parse_rate(text), Err(RateProblem::Malformed), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn zero_and_overflowing_rates_are_refused() {
+        assert_eq!(parse_rate("0/m"), Err(RateProblem::ZeroCount));
+        assert_eq!(parse_rate("000/1s"), Err(RateProblem::ZeroCount));
+        assert_eq!(parse_rate("5/0m"), Err(RateProblem::ZeroPeriod));
+        assert_eq!(parse_rate("4294967296/s"), Err(RateProblem::CountTooLarge));
+        assert_eq!(
+            parse_rate("1/213503982334602d"),
+            Err(RateProblem::PeriodTooLong)
+        );
+        assert_eq!(
+            parse_rate("1/99999999999999999999s"),
+            Err(RateProblem::PeriodTooLong)
+        );
+        assert_eq!(
+            parse_rate("1/213503982334601d"),
+            Ok(Rate {
+                count: 1,
+                period_secs: 213_503_982_334_601 * 86_400
+            })
+        );
+    }
+
+    #[test]
+    fn rate_error_states_the_grammar() {
+        let (model, errors) = build_from(
+            parse_quote!(rate = "5 per minute"),
+            parse_quote!(
+                async fn f() {}
+            ),
+        );
+        assert!(model.rates.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("invalid rate \"5 per minute\""));
+        assert!(errors[0].contains("\"N/PERIOD\""));
+        assert!(errors[0].contains("`s`, `m`, `h` or `d`"));
+    }
+
+    #[test]
+    fn full_example_builds_the_model() {
+        let (model, errors) = build_from(
+            parse_quote!(role = "admin", rate = "100/15m", validate),
+            parse_quote!(
+                async fn create(Json(body): Json<NewThing>) -> impl IntoResponse {}
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(roles(&model), ["admin"]);
+        assert_eq!(
+            model.rates,
+            [Rate {
+                count: 100,
+                period_secs: 900
+            }]
+        );
+        assert!(model.validate);
+        assert_eq!(model.validated_args.len(), 1);
+        assert_eq!(model.validated_args[0].index, 0);
+        let inner = &model.validated_args[0].inner;
+        assert_eq!(inner, &parse_quote!(NewThing));
+        assert_eq!(model.krate, parse_quote!(::secure_api));
+    }
+
+    #[test]
+    fn access_defaults_to_authenticated_and_public_is_explicit() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(TokenStream::new(), item.clone());
+        assert!(errors.is_empty());
+        assert!(matches!(model.access, Access::Authenticated));
+        let (model, errors) = build_from(parse_quote!(public, rate = "3/1m"), item.clone());
+        assert!(errors.is_empty());
+        assert!(matches!(model.access, Access::Public));
+        let (model, errors) = build_from(parse_quote!(any_role = ["editor", "auditor"]), item);
+        assert!(errors.is_empty());
+        assert_eq!(roles(&model), ["editor", "auditor"]);
+    }
+
+    #[test]
+    fn crate_override_replaces_the_default_path() {
+        let (model, errors) = build_from(
+            parse_quote!(crate = "sa"),
+            parse_quote!(
+                async fn f() {}
+            ),
+        );
+        assert!(errors.is_empty());
+        assert_eq!(model.krate, parse_quote!(sa));
+    }
+
+    #[test]
+    fn contradictory_access_keys() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (_, errors) = build_from(parse_quote!(public, role = "admin"), item.clone());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("`public` cannot be combined with `role`"));
+        let (_, errors) = build_from(parse_quote!(any_role = ["a"], public), item.clone());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("`public` cannot be combined with `any_role`"));
+        let (_, errors) = build_from(parse_quote!(role = "a", any_role = ["b"]), item);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("`role` and `any_role` cannot be combined"));
+    }
+
+    #[test]
+    fn bad_role_names() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (_, errors) = build_from(parse_quote!(role = ""), item.clone());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("cannot be empty"));
+        let (_, errors) = build_from(parse_quote!(role = "admin editor"), item.clone());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("contains whitespace"));
+        let (_, errors) = build_from(parse_quote!(any_role = []), item.clone());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("at least one role"));
+        let (_, errors) = build_from(parse_quote!(any_role = ["a", "", "b\t", "a"]), item);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("cannot be empty"));
+        assert!(errors[1].contains("contains whitespace"));
+        assert!(errors[2].contains("listed twice"));
+    }
+
+    #[test]
+    fn validate_picks_the_four_extractors_by_last_segment() {
+        let (model, errors) = build_from(
+            parse_quote!(validate),
+            parse_quote!(
+                async fn f(
+                    State(s): State<AppState>,
+                    Path(id): axum::extract::Path<Id>,
+                    Query(q): Query<Q>,
+                    headers: HeaderMap,
+                    form: ::axum::Form<F>,
+                    Json(body): Json<B>,
+                    other: Json<A, B>,
+                    lifetime: Json<'a>,
+                    bare: Json,
+                ) {
+                }
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let picked: Vec<(usize, Type)> = model
+            .validated_args
+            .into_iter()
+            .map(|a| (a.index, a.inner))
+            .collect();
+        let expected: Vec<(usize, Type)> = vec![
+            (1, parse_quote!(Id)),
+            (2, parse_quote!(Q)),
+            (4, parse_quote!(F)),
+            (5, parse_quote!(B)),
+        ];
+        assert_eq!(picked, expected);
+    }
+
+    #[test]
+    fn scalar_extractors_are_decoded_not_validated() {
+        let (model, errors) = build_from(
+            parse_quote!(validate),
+            parse_quote!(
+                async fn f(Path(id): Path<u64>, Path(p): Path<(u64, String)>, Json(b): Json<B>) {}
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(model.decoded_args, [0, 1]);
+        assert_eq!(model.validated_args.len(), 1);
+        assert_eq!(model.validated_args[0].index, 2);
+    }
+
+    #[test]
+    fn without_validate_every_extractor_is_decoded() {
+        let (model, errors) = build_from(
+            parse_quote!(role = "viewer"),
+            parse_quote!(
+                async fn f(State(s): State<S>, Path(id): Path<u64>, Json(b): Json<B>) {}
+            ),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(model.decoded_args, [1, 2]);
+        assert!(model.validated_args.is_empty());
+    }
+
+    #[test]
+    fn validate_with_only_scalars_names_the_scalar() {
+        let (_, errors) = build_from(
+            parse_quote!(validate),
+            parse_quote!(
+                async fn f(Path(id): Path<u64>) {}
+            ),
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].contains("`u64` carries no validation rules"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn validate_without_extractor_is_an_error() {
+        let (_, errors) = build_from(
+            parse_quote!(validate),
+            parse_quote!(
+                async fn f(State(s): State<AppState>, body: String) {}
+            ),
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("nothing to validate"));
+    }
+
+    #[test]
+    fn signature_problems() {
+        let (_, errors) = build_from(
+            parse_quote!(),
+            parse_quote!(
+                fn f(&self) {}
+            ),
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("must be `async fn`"));
+        assert!(errors[1].contains("cannot take `self`"));
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let (_, errors) = build_from(
+            parse_quote!(
+                rol = "admin",
+                public,
+                role = "",
+                rate = "0/m",
+                validate,
+                validate
+            ),
+            parse_quote!(
+                fn f(self) {}
+            ),
+        );
+        assert_eq!(errors.len(), 8, "{errors:?}");
+    }
+}

@@ -1,0 +1,6 @@
+use secure_api::secure;
+
+#[secure(role = "admin")]
+struct Handler;
+
+fn main() {}
