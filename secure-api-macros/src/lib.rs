@@ -92,8 +92,14 @@ use proc_macro::TokenStream;
 /// A flag: every argument whose type is `Json<T>`, `Query<T>`, `Form<T>` or `Path<T>`
 /// (recognised by the last segment of its path, so `axum::Json<T>` counts too) is validated
 /// after extraction, and the request is refused with 422 naming each invalid field. `T`
-/// must implement `validator::Validate`; the compiler says so at `T` otherwise. `validate`
-/// on a handler without such an argument is an error.
+/// must implement `validator::Validate`; the compiler says so at `T` otherwise. Scalars and
+/// tuples of scalars (`Path<u64>`, `Path<(u64, String)>`) carry no rules and are only
+/// decoded. `validate` on a handler with nothing to validate is an error.
+///
+/// With or without `validate`, a rejection of these four extractors (malformed JSON, a path
+/// segment that is not a number, a body over the limit...) is rendered as problem+json with
+/// the extractor's status and a fixed sentence: the decoder's own message, which can quote
+/// the input, is not passed on.
 ///
 /// ```ignore
 /// #[derive(Deserialize, Validate)]

@@ -88,6 +88,13 @@ mod handlers {
     }
 }
 
+// A scalar path next to a validated body: the id is decoded (problem+json on a bad
+// segment), the body validated.
+#[secure(role = "editor", validate)]
+async fn rename(Path(id): Path<u64>, Json(body): Json<NewThing>) -> String {
+    format!("{id} {}", body.name)
+}
+
 // A renamed facade.
 mod renamed {
     use secure_api as sa;
@@ -115,6 +122,7 @@ fn app() -> Router {
         .route("/things", post(create).get(handlers::listed))
         .route("/things/{id}", post(handlers::update::<AppState>))
         .route("/submit", post(renamed::submit))
+        .route("/things/{id}/rename", post(rename))
         .route("/things/{id}/remove", delete(renamed::remove))
         .with_state(AppState { greeting: "hi" })
 }
