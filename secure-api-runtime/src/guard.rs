@@ -109,6 +109,8 @@ fn query_has_credentials(query: &str) -> bool {
     query.split('&').any(|pair| {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
         let name = percent_decode_lower(name);
+        // `access_token[]=` and `access_token[0]=` are the same parameter to many decoders.
+        let name = name.split('[').next().unwrap_or_default().trim_end();
         CREDENTIAL_PARAMS.iter().any(|c| *c == name)
     })
 }
@@ -155,6 +157,15 @@ fn bearer_token(parts: &Parts) -> Result<&str, SecurityError> {
         ));
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let looks_like_bearer = value
+        .get(..6)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer"));
+    if looks_like_bearer && !scheme.eq_ignore_ascii_case("bearer") {
+        // `Bearer\ttoken`, `Bearertoken`: a bearer credential sent in a malformed way.
+        return Err(SecurityError::invalid_request(
+            "The Authorization header must be `Bearer <token>`.",
+        ));
+    }
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme (Basic, Digest...): not a credential this API accepts.
         return Err(SecurityError::unauthorized());
@@ -267,6 +278,8 @@ mod tests {
         assert!(!query_has_credentials("page=2&sort=name"));
         assert!(!query_has_credentials("tokens=3"));
         assert!(!query_has_credentials("%zz=1&%"));
+        assert!(query_has_credentials("access_token[]=abc"));
+        assert!(query_has_credentials("api_key[0]=abc"));
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! The response header profile of the layer, on successes, refusals and 404s alike.
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn assert_profile(res: &Resp, what: &str) {
+    assert_eq!(
+        res.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(res.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(res.header("referrer-policy"), Some("no-referrer"), "{what}");
+    let csp = res
+        .header("content-security-policy")
+        .unwrap_or_else(|| panic!("{what}: no CSP"));
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(res.header("server").is_none(), "{what}");
+    assert!(res.header("x-powered-by").is_none(), "{what}");
+}
+
+#[tokio::test]
+async fn every_kind_of_response_carries_the_header_profile() {
+    let (security, _clock) = security_with_clock();
+    let app = app_with(&security);
+    let viewer = token("v", ["viewer"]);
+    let editor = token("ed", ["editor"]);
+
+    let ok = Req::get("/v1/customers").bearer(&viewer).send(&app).await;
+    assert_eq!(ok.status, 200);
+    assert_profile(&ok, "200");
+
+    let public = Req::get("/health").send(&app).await;
+    assert_eq!(public.status, 200);
+    assert_profile(&public, "public 200");
+
+    let unauthenticated = Req::get("/v1/customers").send(&app).await;
+    assert_eq!(unauthenticated.status, 401);
+    assert_profile(&unauthenticated, "401");
+
+    let malformed = Req::get("/v1/customers?access_token=x").send(&app).await;
+    assert_eq!(malformed.status, 400);
+    assert_profile(&malformed, "400");
+
+    let forbidden = Req::delete("/v1/customers/1")
+        .bearer(&viewer)
+        .send(&app)
+        .await;
+    assert_eq!(forbidden.status, 403);
+    assert_profile(&forbidden, "403");
+
+    let not_found = Req::get("/no/such/route").send(&app).await;
+    assert_eq!(not_found.status, 404);
+    assert_profile(&not_found, "404 (unknown route)");
+
+    let wrong_method = Req::delete("/health").send(&app).await;
+    assert_eq!(wrong_method.status, 405);
+    assert_profile(&wrong_method, "405");
+
+    let invalid = Req::post("/v1/customers")
+        .bearer(&editor)
+        .json(&json!({ "name": "", "email": "x" }))
+        .send(&app)
+        .await;
+    assert_eq!(invalid.status, 422);
+    assert_profile(&invalid, "422");
+
+    // The 422 above already spent one of the five: the limit runs in the guard, before the
+    // body is read.
+    for _ in 0..4 {
+        let res = Req::post("/v1/customers")
+            .bearer(&editor)
+            .json(&json!({ "name": "Bob", "email": "bob@example.com" }))
+            .send(&app)
+            .await;
+        assert_eq!(res.status, 201);
+        assert_profile(&res, "201");
+    }
+    let throttled = Req::post("/v1/customers")
+        .bearer(&editor)
+        .json(&json!({ "name": "Bob", "email": "bob@example.com" }))
+        .send(&app)
+        .await;
+    assert_eq!(throttled.status, 429);
+    assert_profile(&throttled, "429");
+}
+
+#[tokio::test]
+async fn an_authenticated_response_is_no_store_whatever_the_handler_said() {
+    let res = Req::get("/v1/cached")
+        .bearer(&token("v", ["viewer"]))
+        .send(&app())
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.text(), "cached");
+    let cache_control: Vec<_> = res.headers.get_all("cache-control").iter().collect();
+    assert_eq!(cache_control, ["no-store"]);
+    assert_profile(&res, "handler set Server, X-Powered-By and max-age");
+}
+
+#[tokio::test]
+async fn every_refusal_is_no_store() {
+    let app = app();
+    for req in [
+        Req::get("/v1/cached"),
+        Req::get("/v1/cached").bearer("a.b.c"),
+        Req::get("/v1/cached").bearer(&token("nobody", ["guest"])),
+    ] {
+        let res = req.send(&app).await;
+        assert!(res.status.is_client_error());
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+    }
+}
+
+#[tokio::test]
+async fn a_public_response_without_credentials_keeps_the_handlers_cache_policy() {
+    // Documented: `no-store` is forced only when the request carried credentials or the
+    // handler set no policy; a public, anonymous response may be cached as it says.
+    let app = app();
+    let res = Req::get("/v1/public-cached").send(&app).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("cache-control"), Some("max-age=3600"));
+    assert_profile(&res, "public cached");
+    // The same public route asked with credentials is not cacheable.
+    let res = Req::get("/v1/public-cached")
+        .bearer(&token("v", ["viewer"]))
+        .send(&app)
+        .await;
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let res = Req::get("/v1/public-cached")
+        .header("cookie", "session=abc")
+        .send(&app)
+        .await;
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
+async fn a_response_without_a_cache_policy_gets_no_store() {
+    let res = Req::get("/health").send(&app()).await;
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+}

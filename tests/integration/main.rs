@@ -1,0 +1,15 @@
+//! Integration tests of secure-api: every request goes through a real axum `Router` with
+//! the `Security` layer, as an application would mount it.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod config;
+mod handlers;
+mod headers;
+mod jwt_attacks;
+mod key_families;
+mod rbac;
+mod secrets;
+mod support;
+mod throttling;
+mod validation;
