@@ -111,7 +111,7 @@ fn query_has_credentials(query: &str) -> bool {
         let name = percent_decode_lower(name);
         // `access_token[]=` and `access_token[0]=` are the same parameter to many decoders.
         let name = name.split('[').next().unwrap_or_default().trim_end();
-        CREDENTIAL_PARAMS.iter().any(|c| *c == name)
+        CREDENTIAL_PARAMS.contains(&name)
     })
 }
 
