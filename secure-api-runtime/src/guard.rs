@@ -35,7 +35,9 @@ use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
 
-/// Proof that the request passed the policy `P`. See the [module docs](self).
+/// Proof that the request passed the policy `P`: the extractor `#[secure]` injects first,
+/// which refuses credentials in the URL, authenticates, authorizes and throttles, in that
+/// order, before any other extractor runs.
 ///
 /// ```
 /// use secure_api_runtime::{Guard, Policy, PolicySource};

@@ -32,7 +32,8 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::error::{FieldError, SecurityError};
 
-/// An extractor whose value has been validated. See the [module docs](self).
+/// An extractor whose value has been validated: `E` is extracted, then its value checked
+/// with `validator::Validate`; a failure is a 422 naming each invalid field.
 ///
 /// ```
 /// use axum::extract::Query;
