@@ -220,8 +220,8 @@ impl Policy {
     ///
     /// ```
     /// use secure_api_runtime::{Policy, Rate};
-    /// let p = Policy::public("h").rate_limits(&[Rate::new(3, 60)]);
-    /// assert_eq!(p.rates()[0].count(), 3);
+    /// const P: Policy = Policy::public("h").rate_limits(&[Rate::new(3, 60)]);
+    /// assert_eq!(P.rates()[0].count(), 3);
     /// ```
     pub const fn rate_limits(mut self, rates: &'static [Rate]) -> Policy {
         self.rates = rates;

@@ -39,7 +39,8 @@ impl std::error::Error for RoleHierarchyError {}
 /// use secure_api_runtime::RoleHierarchy;
 ///
 /// let h = RoleHierarchy::new().with("admin", "editor").unwrap().with("editor", "viewer").unwrap();
-/// assert_eq!(h.expand(["admin"]), vec!["admin", "editor", "viewer"]);
+/// let held: Vec<String> = h.expand(["admin"]).iter().map(|r| r.to_string()).collect();
+/// assert_eq!(held, ["admin", "editor", "viewer"]);
 /// ```
 #[derive(Clone, Default)]
 pub struct RoleHierarchy {
@@ -136,7 +137,8 @@ impl RoleHierarchy {
     ///
     /// ```
     /// let h: secure_api_runtime::RoleHierarchy = "editor > viewer".parse().unwrap();
-    /// assert_eq!(h.expand(["editor", "billing"]), vec!["billing", "editor", "viewer"]);
+    /// let held: Vec<String> = h.expand(["editor", "billing"]).iter().map(|r| r.to_string()).collect();
+    /// assert_eq!(held, ["billing", "editor", "viewer"]);
     /// ```
     pub fn expand<'a>(&self, roles: impl IntoIterator<Item = &'a str>) -> Vec<Arc<str>> {
         let mut out: BTreeSet<Arc<str>> = BTreeSet::new();
