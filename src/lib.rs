@@ -63,7 +63,9 @@ pub mod prelude {
 /// release.
 #[doc(hidden)]
 pub mod __private {
+    pub use secure_api_runtime::__private::inventory;
     pub use secure_api_runtime::{
-        Decoded, Guard, Policy, PolicySource, Rate, Valid, Validatable, assert_validatable,
+        Decoded, Guard, Policy, PolicyRegistration, PolicySource, Rate, Valid, Validatable,
+        assert_validatable,
     };
 }

@@ -98,6 +98,12 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 #validated;
         }
 
+        #krate::__private::inventory::submit! {
+            #krate::__private::PolicyRegistration::new(
+                <#policy_ident as #krate::__private::PolicySource>::POLICY
+            )
+        }
+
         #(#attrs)*
         #vis #sig {
             #(#assertions)*
@@ -164,7 +170,7 @@ mod tests {
                 }
             ),
         );
-        assert_eq!(file.items.len(), 3);
+        assert_eq!(file.items.len(), 4);
         let syn::Item::Struct(policy) = &file.items[0] else {
             panic!("expected the policy struct first")
         };
@@ -179,7 +185,13 @@ mod tests {
             "{policy_impl}"
         );
 
-        let syn::Item::Fn(function) = &file.items[2] else {
+        let registration = compact(&file.items[2]);
+        assert!(
+            registration.contains("::secure_api::__private::inventory::submit!{::secure_api::__private::PolicyRegistration::new(<__secure_api_policy_createas::secure_api::__private::PolicySource>::POLICY)}"),
+            "{registration}"
+        );
+
+        let syn::Item::Fn(function) = &file.items[3] else {
             panic!("expected the handler last")
         };
         assert_eq!(function.attrs.len(), 2);
@@ -222,7 +234,7 @@ mod tests {
             ),
             "{policy_impl}"
         );
-        let syn::Item::Fn(function) = &file.items[2] else {
+        let syn::Item::Fn(function) = &file.items[3] else {
             panic!("expected the handler last")
         };
         let inputs: Vec<String> = function.sig.inputs.iter().map(compact).collect();

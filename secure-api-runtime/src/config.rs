@@ -28,6 +28,9 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
+use crate::audit::{
+    ClientCounters, DEFAULT_AUDIT_WINDOW, DEFAULT_BURST_THRESHOLD, DEFAULT_TRACKED_CLIENTS,
+};
 use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::layer::SecurityLayer;
 use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
@@ -124,6 +127,9 @@ pub(crate) struct Inner {
     pub(crate) realm: Cow<'static, str>,
     pub(crate) body_limit: usize,
     pub(crate) limiters: RateLimiters,
+    pub(crate) request_id_header: Option<http::HeaderName>,
+    pub(crate) counters: ClientCounters,
+    pub(crate) log_requests: bool,
 }
 
 impl fmt::Debug for Security {
@@ -200,6 +206,16 @@ impl Security {
         self.0.limiters.purge();
     }
 
+    /// How many client addresses have their refusals counted right now.
+    ///
+    /// ```
+    /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
+    /// assert_eq!(security.audited_clients(), 0);
+    /// ```
+    pub fn audited_clients(&self) -> usize {
+        self.0.counters.tracked()
+    }
+
     pub(crate) fn ensure_background_tasks(&self) {
         self.0
             .limiters
@@ -240,6 +256,11 @@ pub struct SecurityBuilder {
     body_limit: Option<usize>,
     cleanup_interval: Option<Duration>,
     clock: Option<ManualClock>,
+    request_id_header: Option<String>,
+    audit_window: Option<Duration>,
+    burst_threshold: Option<u32>,
+    tracked_clients: Option<usize>,
+    log_requests: bool,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -418,6 +439,65 @@ impl SecurityBuilder {
         self
     }
 
+    /// Trusts the request id in this inbound header (for example `x-request-id` set by
+    /// your gateway). Without it, every request gets a generated id; an inbound value that
+    /// is not 1 to 128 characters of `A-Z a-z 0-9 - _ . : /` is replaced by a generated one.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().trust_request_id_header("x-request-id");
+    /// ```
+    pub fn trust_request_id_header(mut self, name: impl Into<String>) -> Self {
+        self.request_id_header = Some(name.into());
+        self
+    }
+
+    /// The window in which a client's failed authentications and throttled requests are
+    /// counted (default 60 s).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().audit_window(std::time::Duration::from_secs(300));
+    /// ```
+    pub fn audit_window(mut self, window: Duration) -> Self {
+        self.audit_window = Some(window);
+        self
+    }
+
+    /// The count of refusals in one window at which a client is reported with a `WARN`
+    /// audit event (default 20).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().audit_burst_threshold(50);
+    /// ```
+    pub fn audit_burst_threshold(mut self, refusals: u32) -> Self {
+        self.burst_threshold = Some(refusals);
+        self
+    }
+
+    /// How many client addresses are counted at once (default 10,000): the bound on the
+    /// memory of the counts. When the table is full of live windows, new clients are not
+    /// counted (and `secure_api_untracked_client_refusals_total` says so).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().audit_tracked_clients(1_000);
+    /// ```
+    pub fn audit_tracked_clients(mut self, clients: usize) -> Self {
+        self.tracked_clients = Some(clients);
+        self
+    }
+
+    /// Logs one event per request on the target `secure_api::request` (method, route,
+    /// path, query, headers, status, latency, request id) with `Authorization`, `Cookie`,
+    /// `Set-Cookie`, `X-API-Key`, proxy credentials and credential-like query parameters
+    /// redacted. Off by default.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().log_requests(true);
+    /// ```
+    pub fn log_requests(mut self, on: bool) -> Self {
+        self.log_requests = on;
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -516,12 +596,51 @@ impl SecurityBuilder {
             Some(clock) => LimiterClock::Manual(clock),
             None => LimiterClock::default(),
         };
+        let request_id_header = match self.request_id_header {
+            None => None,
+            Some(name) => Some(http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ConfigError::new(
+                    "request_id.header",
+                    format!("{name:?} is not a valid header name"),
+                )
+            })?),
+        };
+        let audit_window = self.audit_window.unwrap_or(DEFAULT_AUDIT_WINDOW);
+        if audit_window.is_zero() {
+            return Err(ConfigError::new(
+                "audit.window",
+                "the audit window must be positive",
+            ));
+        }
+        let burst_threshold = self.burst_threshold.unwrap_or(DEFAULT_BURST_THRESHOLD);
+        if burst_threshold == 0 {
+            return Err(ConfigError::new(
+                "audit.burst_threshold",
+                "the burst threshold must be positive",
+            ));
+        }
+        let tracked_clients = self.tracked_clients.unwrap_or(DEFAULT_TRACKED_CLIENTS);
+        if tracked_clients == 0 {
+            return Err(ConfigError::new(
+                "audit.tracked_clients",
+                "at least one client must be tracked",
+            ));
+        }
+        let counters = ClientCounters::new(
+            clock.clone(),
+            audit_window,
+            tracked_clients,
+            burst_threshold,
+        );
         Ok(Security(Arc::new(Inner {
             jwt,
             hierarchy,
             realm: Cow::Owned(realm),
             body_limit,
             limiters: RateLimiters::new(clock, cleanup_interval),
+            request_id_header,
+            counters,
+            log_requests: self.log_requests,
         })))
     }
 }

@@ -24,6 +24,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
+use crate::audit::{RequestId, current_request_id};
+
 /// The realm placed in `WWW-Authenticate` when the configuration gives none.
 pub(crate) const DEFAULT_REALM: &str = "api";
 
@@ -174,6 +176,7 @@ struct Problem {
     required_scope: Option<Cow<'static, str>>,
     errors: Vec<FieldError>,
     rate_limit: Option<RateLimitInfo>,
+    request_id: Option<RequestId>,
 }
 
 impl SecurityError {
@@ -187,6 +190,7 @@ impl SecurityError {
             required_scope: None,
             errors: Vec::new(),
             rate_limit: None,
+            request_id: None,
         }))
     }
 
@@ -377,6 +381,28 @@ impl SecurityError {
         self
     }
 
+    /// Names the request in the body (`request_id`). Refusals rendered while the
+    /// [`SecurityLayer`](crate::SecurityLayer) serves a request carry its id without this.
+    ///
+    /// ```
+    /// use secure_api_runtime::{RequestId, SecurityError};
+    /// let e = SecurityError::forbidden().with_request_id(RequestId::parse("r-1").unwrap());
+    /// assert_eq!(e.request_id().unwrap().as_str(), "r-1");
+    /// ```
+    pub fn with_request_id(mut self, id: RequestId) -> Self {
+        self.0.request_id = Some(id);
+        self
+    }
+
+    /// The request id given with [`with_request_id`](Self::with_request_id).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::SecurityError::forbidden().request_id().is_none());
+    /// ```
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.0.request_id.as_ref()
+    }
+
     /// What kind of refusal this is.
     ///
     /// ```
@@ -458,6 +484,8 @@ struct ProblemBody<'a> {
     code: &'static str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
@@ -467,6 +495,11 @@ static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy"
 
 impl IntoResponse for SecurityError {
     fn into_response(self) -> Response {
+        let current = match &self.0.request_id {
+            Some(_) => None,
+            None => current_request_id(),
+        };
+        let request_id = self.0.request_id.as_ref().or(current.as_ref());
         let body = ProblemBody {
             type_: "about:blank",
             title: self.0.status.canonical_reason().unwrap_or("Error"),
@@ -474,6 +507,7 @@ impl IntoResponse for SecurityError {
             detail: &self.0.detail,
             code: self.0.kind.code(),
             errors: &self.0.errors,
+            request_id: request_id.map(RequestId::as_str),
         };
         // Serializing plain strings cannot fail; fall back to an empty object regardless.
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());

@@ -29,11 +29,13 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
+use crate::audit::{self, AuditContext, Outcome};
 use crate::config::Security;
 use crate::error::SecurityError;
 use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
+use crate::registry::PolicyProbe;
 
 /// Proof that the request passed the policy `P`: the extractor `#[secure]` injects first,
 /// which refuses credentials in the URL, authenticates, authorizes and throttles, in that
@@ -69,18 +71,36 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let principal = {
-            let Some(security) = parts.extensions.get::<Security>() else {
-                tracing::error!(
-                    target: "secure_api",
-                    handler = P::POLICY.handler(),
-                    "no Security layer in front of this secured handler; refusing the request \
-                     (install it with `router.layer(security.layer())`)"
-                );
-                return Err(SecurityError::misconfigured());
-            };
-            security.enforce(P::POLICY, TypeId::of::<P>(), parts)?
+        if let Some(probe) = parts.extensions.get::<PolicyProbe>() {
+            // A coverage check asking which policy guards this route: answer and stop.
+            probe.answer(P::POLICY);
+            return Err(SecurityError::misconfigured());
+        }
+        let mut ctx = AuditContext::new(P::POLICY.handler(), parts, client_ip(parts));
+        let Some(security) = parts.extensions.get::<Security>().cloned() else {
+            tracing::error!(
+                target: "secure_api",
+                handler = P::POLICY.handler(),
+                "no Security layer in front of this secured handler; refusing the request \
+                 (install it with `router.layer(security.layer())`)"
+            );
+            let refusal = SecurityError::misconfigured();
+            audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
+            return Err(refusal);
         };
+        let decision = security.enforce(P::POLICY, TypeId::of::<P>(), parts, &mut ctx);
+        let counters = Some(&security.0.counters);
+        let principal = match decision {
+            Ok(principal) => {
+                audit::record(&ctx, "guard", Outcome::Allowed, counters);
+                principal
+            }
+            Err(refusal) => {
+                audit::record(&ctx, "guard", Outcome::Refused(&refusal), counters);
+                return Err(refusal);
+            }
+        };
+        parts.extensions.insert(ctx);
         if let Some(principal) = principal {
             parts.extensions.insert(principal);
         }
@@ -118,7 +138,7 @@ fn query_has_credentials(query: &str) -> bool {
 }
 
 /// Lower-cased, `+`- and `%XX`-decoded parameter name (invalid escapes kept verbatim).
-fn percent_decode_lower(s: &str) -> String {
+pub(crate) fn percent_decode_lower(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -190,7 +210,7 @@ fn is_token68(s: &str) -> bool {
         })
 }
 
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn client_ip(parts: &Parts) -> Option<IpAddr> {
     if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
         return Some(*ip);
     }
@@ -207,6 +227,7 @@ impl Security {
         policy: &Policy,
         policy_id: TypeId,
         parts: &Parts,
+        ctx: &mut AuditContext,
     ) -> Result<Option<Principal>, SecurityError> {
         let inner = &self.0;
         let realm = |e: SecurityError| e.with_realm(inner.realm.clone());
@@ -225,8 +246,12 @@ impl Security {
         let principal = if policy.is_public() {
             None
         } else {
-            let token = bearer_token(parts).map_err(realm)?;
-            let principal = inner.jwt.verify(token, &inner.hierarchy).map_err(realm)?;
+            let started = std::time::Instant::now();
+            let authenticated =
+                bearer_token(parts).and_then(|token| inner.jwt.verify(token, &inner.hierarchy));
+            audit::record_authentication_time(&ctx.route, started.elapsed());
+            let principal = authenticated.map_err(realm)?;
+            ctx.principal = Some(principal.subject().into());
             let roles = policy.roles();
             if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
                 tracing::info!(

@@ -15,6 +15,13 @@
 //!
 //! and removes `Server` and `X-Powered-By`.
 //!
+//! Each request gets a [`RequestId`](crate::RequestId) (from the trusted inbound header when
+//! one is configured, generated otherwise), available to handlers as an extractor, carried
+//! by every refusal's problem+json body and by the audit events, and echoed in the
+//! `X-Request-Id` response header. With
+//! [`log_requests`](crate::SecurityBuilder::log_requests), one event per request is logged
+//! with credentials redacted.
+//!
 //! ```
 //! use axum::{routing::get, Router};
 //! # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
@@ -38,7 +45,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::Limited;
 use tower::{Layer, Service};
 
+use crate::audit::{self, RequestId};
 use crate::config::Security;
+use crate::redact::RequestLog;
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static DENY: HeaderValue = HeaderValue::from_static("DENY");
@@ -47,6 +56,7 @@ static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Layer installing a [`Security`]; made by [`Security::layer`].
 ///
@@ -110,13 +120,37 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let credentialed = carries_credentials(request.headers());
         let (mut parts, body) = request.into_parts();
+        let request_id = self.security.request_id_of(&parts.headers);
+        parts.extensions.insert(request_id.clone());
         parts.extensions.insert(self.security.clone());
+        let log = self
+            .security
+            .0
+            .log_requests
+            .then(|| RequestLog::start(&parts));
         let body = Body::new(Limited::new(body, self.security.body_limit()));
         let request = Request::from_parts(parts, body);
+        let inner = audit::with_request_id(&request_id, || self.inner.call(request));
         ResponseFuture {
-            inner: self.inner.call(request),
+            inner,
             credentialed,
+            request_id,
+            log,
         }
+    }
+}
+
+impl Security {
+    /// The request's id: the trusted header's value when configured and acceptable,
+    /// otherwise a new one.
+    fn request_id_of(&self, headers: &HeaderMap) -> RequestId {
+        self.0
+            .request_id_header
+            .as_ref()
+            .and_then(|name| headers.get(name))
+            .and_then(|value| value.to_str().ok())
+            .and_then(RequestId::parse)
+            .unwrap_or_else(RequestId::generate)
     }
 }
 
@@ -132,6 +166,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         credentialed: bool,
+        request_id: RequestId,
+        log: Option<RequestLog>,
     }
 }
 
@@ -143,11 +179,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = match this.inner.poll(cx) {
+        let inner = this.inner;
+        let polled = audit::with_request_id(this.request_id, move || inner.poll(cx));
+        let mut response = match polled {
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
         apply_profile(response.headers_mut(), *this.credentialed);
+        if let Ok(value) = HeaderValue::from_str(this.request_id.as_str()) {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        }
+        if let Some(log) = this.log.take() {
+            log.finish(response.status(), this.request_id);
+        }
         Poll::Ready(Ok(response))
     }
 }

@@ -412,6 +412,18 @@ impl Resp {
         problem
     }
 
+    /// The body with its `request_id` member removed, after checking that it is the id
+    /// of the `X-Request-Id` header: what is left must not depend on the request.
+    pub(crate) fn without_request_id(&self) -> Value {
+        let mut body = self.json();
+        let id = body
+            .as_object_mut()
+            .and_then(|o| o.remove("request_id"))
+            .unwrap_or_else(|| panic!("no request_id in {}", self.text()));
+        assert_eq!(Some(id.as_str().unwrap()), self.header("x-request-id"));
+        body
+    }
+
     /// Everything the client sees, headers and body, as one string (for leak checks).
     pub(crate) fn everything(&self) -> String {
         let mut all = String::new();

@@ -1,0 +1,468 @@
+//! Audit events, request ids and per-client failure counts.
+//!
+//! Every decision of a `#[secure]` guard — the request allowed, or refused for one reason —
+//! is one structured `tracing` event on the target [`AUDIT_TARGET`] (`secure_api::audit`),
+//! with these fields:
+//!
+//! | field | value |
+//! | --- | --- |
+//! | `time` | UTC, RFC 3339 with milliseconds |
+//! | `request_id` | the request's [`RequestId`] |
+//! | `route` | the route as mounted (`/v1/customers/{id}`), never the raw URL |
+//! | `policy` | the handler's path (`app::delete_customer`) |
+//! | `stage` | `guard`, or `input` for a refusal of a validated/decoded argument |
+//! | `outcome` | `allowed` or `refused` |
+//! | `reason` | `ok`, or the problem's `code` (`invalid_token`, `rate_limited`...) |
+//! | `status` | the HTTP status of the decision (200 when allowed) |
+//! | `principal` | the subject once authenticated, else empty; never a credential |
+//! | `client_ip` | the client's address, or `unknown` |
+//! | `auth_scheme` | `none`, `bearer`, `basic`, `api_key` or `other`: the scheme word only |
+//! | `client_failures` | refusals of this client (authentication and throttling) in the current window |
+//!
+//! Failed authentications and throttled requests are counted per client address in a
+//! window (60 s by default) in a table of bounded size; when a client reaches the burst
+//! threshold an extra `WARN` event (`outcome = "burst"`) stands out in the log.
+//!
+//! Subscribe to the target like any other:
+//!
+//! ```
+//! assert_eq!(secure_api_runtime::AUDIT_TARGET, "secure_api::audit");
+//! ```
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRequestParts, MatchedPath};
+use governor::clock::Clock;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName};
+
+use crate::error::{ErrorKind, SecurityError};
+use crate::limiter::{LimiterClock, RateKey};
+
+/// The `tracing` target of audit events.
+pub const AUDIT_TARGET: &str = "secure_api::audit";
+
+/// Longest request id accepted from a trusted inbound header.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Default window in which a client's refusals are counted.
+pub const DEFAULT_AUDIT_WINDOW: Duration = Duration::from_secs(60);
+/// Default number of refusals in one window at which a client is reported as a burst.
+pub const DEFAULT_BURST_THRESHOLD: u32 = 20;
+/// Default number of client addresses whose refusals are counted at once.
+pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
+
+/// The id of one request: taken from the trusted inbound header when one is configured and
+/// its value is acceptable (1 to 128 of `A-Z a-z 0-9 - _ . : /`), generated otherwise.
+/// The layer echoes it in `X-Request-Id`, problem+json bodies carry it as `request_id`,
+/// audit events as `request_id`. Handlers can take it as an extractor.
+///
+/// ```
+/// use secure_api_runtime::RequestId;
+/// assert_eq!(RequestId::parse("abc-123").unwrap().as_str(), "abc-123");
+/// assert!(RequestId::parse("has space").is_none());
+/// assert!(RequestId::parse(&"x".repeat(129)).is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(Arc<str>);
+
+impl RequestId {
+    /// An id from untrusted text: `None` unless it is 1 to [`MAX_REQUEST_ID_LEN`] characters
+    /// of `A-Z a-z 0-9 - _ . : /`, so that it can go into headers, JSON and logs as is.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::RequestId::parse("req\nforged: 1").is_none());
+    /// ```
+    pub fn parse(value: &str) -> Option<RequestId> {
+        let acceptable = !value.is_empty()
+            && value.len() <= MAX_REQUEST_ID_LEN
+            && value.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
+            });
+        acceptable.then(|| RequestId(Arc::from(value)))
+    }
+
+    /// A new id: 32 lowercase hex digits, unique within the process and unpredictable
+    /// across processes.
+    ///
+    /// ```
+    /// let a = secure_api_runtime::RequestId::generate();
+    /// assert_eq!(a.as_str().len(), 32);
+    /// assert_ne!(a, secure_api_runtime::RequestId::generate());
+    /// ```
+    pub fn generate() -> RequestId {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static SEED: RandomState = RandomState::new();
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let (high, low) = SEED.with(|seed| {
+            let mut a = seed.build_hasher();
+            a.write_u64(n);
+            a.write_u64(nanos);
+            let mut b = seed.build_hasher();
+            b.write_u64(!n);
+            b.write_u64(a.finish());
+            (a.finish(), b.finish())
+        });
+        RequestId(Arc::from(format!("{high:016x}{low:016x}")))
+    }
+
+    /// The id as text.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::RequestId::parse("r1").unwrap().as_str(), "r1");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({})", self.0)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    /// The id the layer assigned; a fresh one when the layer is not installed.
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate))
+    }
+}
+
+thread_local! {
+    /// The id of the request whose future the layer is polling on this thread, so that a
+    /// refusal rendered anywhere inside it (guard, extractor, handler) can carry it.
+    static CURRENT_REQUEST_ID: RefCell<Option<RequestId>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `id` as the current request id of this thread.
+pub(crate) fn with_request_id<R>(id: &RequestId, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT_REQUEST_ID.with(|c| c.replace(Some(id.clone())));
+    let out = f();
+    CURRENT_REQUEST_ID.with(|c| *c.borrow_mut() = previous);
+    out
+}
+
+/// The id of the request being polled on this thread, if any.
+pub(crate) fn current_request_id() -> Option<RequestId> {
+    CURRENT_REQUEST_ID.with(|c| c.borrow().clone())
+}
+
+/// `time` of audit events: UTC, RFC 3339, milliseconds.
+pub(crate) fn utc_now() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_utc(since)
+}
+
+fn format_utc(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// The scheme word of the request's credentials, from a closed list: the credential
+/// itself never leaves this function, even when the header has no scheme word at all.
+pub(crate) fn auth_scheme(headers: &HeaderMap) -> &'static str {
+    static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+        let word = value
+            .as_bytes()
+            .split(|b| *b == b' ')
+            .next()
+            .unwrap_or_default();
+        for (known, name) in [
+            (&b"bearer"[..], "bearer"),
+            (b"basic", "basic"),
+            (b"digest", "digest"),
+            (b"negotiate", "negotiate"),
+            (b"dpop", "dpop"),
+        ] {
+            if word.eq_ignore_ascii_case(known) {
+                return name;
+            }
+        }
+        return "other";
+    }
+    if headers.contains_key(&X_API_KEY) {
+        return "api_key";
+    }
+    "none"
+}
+
+/// Who and what a decision is about; the guard inserts it into the request extensions so
+/// that the validated extractors report their refusals with the same context.
+#[derive(Clone, Debug)]
+pub(crate) struct AuditContext {
+    pub(crate) request_id: Option<RequestId>,
+    pub(crate) route: Arc<str>,
+    pub(crate) policy: &'static str,
+    pub(crate) principal: Option<Arc<str>>,
+    pub(crate) client_ip: Option<IpAddr>,
+    pub(crate) auth_scheme: &'static str,
+}
+
+impl AuditContext {
+    pub(crate) fn new(policy: &'static str, parts: &Parts, client_ip: Option<IpAddr>) -> Self {
+        let route: Arc<str> = match parts.extensions.get::<MatchedPath>() {
+            Some(path) => Arc::from(path.as_str()),
+            None => Arc::from(policy),
+        };
+        AuditContext {
+            request_id: parts.extensions.get::<RequestId>().cloned(),
+            route,
+            policy,
+            principal: None,
+            client_ip,
+            auth_scheme: auth_scheme(&parts.headers),
+        }
+    }
+}
+
+/// What a guard or extractor decided.
+pub(crate) enum Outcome<'a> {
+    Allowed,
+    Refused(&'a SecurityError),
+}
+
+/// Emits the audit event of one decision, updates the metrics and, for authentication
+/// failures and throttling, the client's count.
+pub(crate) fn record(
+    ctx: &AuditContext,
+    stage: &'static str,
+    outcome: Outcome<'_>,
+    counters: Option<&ClientCounters>,
+) {
+    let (outcome, reason, status, kind) = match outcome {
+        Outcome::Allowed => ("allowed", "ok", 200u16, None),
+        Outcome::Refused(e) => (
+            "refused",
+            e.kind().code(),
+            e.status().as_u16(),
+            Some(e.kind()),
+        ),
+    };
+    let counted = matches!(
+        kind,
+        Some(
+            ErrorKind::MissingCredentials
+                | ErrorKind::InvalidToken
+                | ErrorKind::InvalidRequest
+                | ErrorKind::RateLimited
+        )
+    );
+    let failures = match (counted, counters) {
+        (true, Some(counters)) => counters.record(ctx),
+        _ => None,
+    };
+    let request_id = ctx.request_id.as_ref().map_or("", RequestId::as_str);
+    let client_ip: &dyn fmt::Display = match &ctx.client_ip {
+        Some(ip) => ip,
+        None => &"unknown",
+    };
+    tracing::info!(
+        target: "secure_api::audit",
+        time = %utc_now(),
+        request_id,
+        route = &*ctx.route,
+        policy = ctx.policy,
+        stage,
+        outcome,
+        reason,
+        status,
+        principal = ctx.principal.as_deref().unwrap_or(""),
+        client_ip = %client_ip,
+        auth_scheme = ctx.auth_scheme,
+        client_failures = failures.unwrap_or(0),
+        "security decision"
+    );
+    if let (Some(count), Some(counters)) = (failures, counters)
+        && count == counters.burst_threshold
+    {
+        tracing::warn!(
+            target: "secure_api::audit",
+            time = %utc_now(),
+            request_id,
+            route = &*ctx.route,
+            policy = ctx.policy,
+            stage,
+            outcome = "burst",
+            reason,
+            status,
+            principal = ctx.principal.as_deref().unwrap_or(""),
+            client_ip = %client_ip,
+            auth_scheme = ctx.auth_scheme,
+            client_failures = count,
+            window_secs = counters.window.as_secs(),
+            "client reached the burst threshold of refused requests"
+        );
+        metrics::counter!("secure_api_client_bursts_total").increment(1);
+    }
+
+    let route = ctx.route.to_string();
+    metrics::counter!(
+        "secure_api_decisions_total",
+        "route" => route.clone(),
+        "outcome" => outcome,
+        "reason" => reason,
+    )
+    .increment(1);
+    match kind {
+        Some(ErrorKind::RateLimited) => {
+            metrics::counter!("secure_api_throttled_total", "route" => route).increment(1);
+        }
+        Some(ErrorKind::Unavailable) => {
+            metrics::counter!("secure_api_store_errors_total", "route" => route).increment(1);
+        }
+        _ => {}
+    }
+}
+
+/// Records how long authentication took.
+pub(crate) fn record_authentication_time(route: &str, elapsed: Duration) {
+    metrics::histogram!("secure_api_authentication_seconds", "route" => route.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// Per-client refusal counts in fixed windows, in a table of bounded size.
+pub(crate) struct ClientCounters {
+    table: Mutex<HashMap<RateKey, Window>>,
+    clock: LimiterClock,
+    window: Duration,
+    capacity: usize,
+    burst_threshold: u32,
+}
+
+struct Window {
+    started: Duration,
+    count: u32,
+}
+
+impl ClientCounters {
+    pub(crate) fn new(
+        clock: LimiterClock,
+        window: Duration,
+        capacity: usize,
+        burst_threshold: u32,
+    ) -> Self {
+        ClientCounters {
+            table: Mutex::new(HashMap::new()),
+            clock,
+            window,
+            capacity,
+            burst_threshold,
+        }
+    }
+
+    /// Counts one refusal of the context's client; the count in the current window, or
+    /// `None` when the client is unknown or the table is full of live windows.
+    fn record(&self, ctx: &AuditContext) -> Option<u32> {
+        let key = RateKey::ip(ctx.client_ip?);
+        let now = Duration::from(self.clock.now());
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if !table.contains_key(&key) && table.len() >= self.capacity {
+            let window = self.window;
+            table.retain(|_, w| now.saturating_sub(w.started) < window);
+            if table.len() >= self.capacity {
+                metrics::counter!("secure_api_untracked_client_refusals_total").increment(1);
+                return None;
+            }
+        }
+        let entry = table.entry(key).or_insert(Window {
+            started: now,
+            count: 0,
+        });
+        if now.saturating_sub(entry.started) >= self.window {
+            *entry = Window {
+                started: now,
+                count: 0,
+            };
+        }
+        entry.count = entry.count.saturating_add(1);
+        Some(entry.count)
+    }
+
+    /// How many clients are being counted.
+    pub(crate) fn tracked(&self) -> usize {
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_time_is_rfc3339() {
+        assert_eq!(format_utc(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_utc(Duration::from_millis(1_709_164_800_123)),
+            "2024-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            format_utc(Duration::from_secs(4_102_444_799)),
+            "2099-12-31T23:59:59.000Z"
+        );
+    }
+
+    #[test]
+    fn scheme_is_a_word_from_a_closed_list() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(auth_scheme(&headers), "none");
+        headers.insert("authorization", "eyJsecret.token.here".parse().unwrap());
+        assert_eq!(auth_scheme(&headers), "other");
+        headers.insert("authorization", "BEARER abc".parse().unwrap());
+        assert_eq!(auth_scheme(&headers), "bearer");
+        headers.remove("authorization");
+        headers.insert("x-api-key", "k".parse().unwrap());
+        assert_eq!(auth_scheme(&headers), "api_key");
+    }
+
+    #[test]
+    fn generated_ids_are_acceptable_ids() {
+        let id = RequestId::generate();
+        assert_eq!(RequestId::parse(id.as_str()), Some(id));
+    }
+}

@@ -1,0 +1,429 @@
+//! The policy inventory and route coverage.
+//!
+//! Every `#[secure]` handler registers its policy while compiling (through `inventory`),
+//! so [`policies`] lists every policy of the program — handler path, authentication,
+//! roles, rate limits, validation — without any list kept by hand:
+//!
+//! ```
+//! let inventory = secure_api_runtime::policies();
+//! println!("{inventory}");               // a table
+//! let json = inventory.to_json();        // the same, as JSON
+//! assert!(json.is_array());
+//! ```
+//!
+//! A router can be checked for routes that no policy guards:
+//! [`assert_routes_covered`] finds every path and method of a router and asks each which
+//! policy guards it, so a handler mounted without `#[secure]` (a public one must say
+//! `#[secure(public)]`) fails the application's own test suite.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::policy::{Access, Policy};
+
+/// One policy in the inventory; `#[secure]` submits one per handler. Not built by hand.
+///
+/// ```
+/// use secure_api_runtime::{Policy, PolicyRegistration};
+/// static P: Policy = Policy::public("app::health");
+/// let registration = PolicyRegistration::new(&P);
+/// assert_eq!(registration.policy().handler(), "app::health");
+/// ```
+#[derive(Debug)]
+pub struct PolicyRegistration {
+    policy: &'static Policy,
+}
+
+impl PolicyRegistration {
+    /// A registration of `policy`.
+    ///
+    /// ```
+    /// static P: secure_api_runtime::Policy = secure_api_runtime::Policy::public("h");
+    /// let _ = secure_api_runtime::PolicyRegistration::new(&P);
+    /// ```
+    pub const fn new(policy: &'static Policy) -> Self {
+        PolicyRegistration { policy }
+    }
+
+    /// The registered policy.
+    ///
+    /// ```
+    /// static P: secure_api_runtime::Policy = secure_api_runtime::Policy::public("h");
+    /// assert!(secure_api_runtime::PolicyRegistration::new(&P).policy().is_public());
+    /// ```
+    pub const fn policy(&self) -> &'static Policy {
+        self.policy
+    }
+}
+
+inventory::collect!(PolicyRegistration);
+
+/// Every policy registered by `#[secure]` in the program, sorted by handler path.
+///
+/// ```
+/// for policy in secure_api_runtime::policies().iter() {
+///     println!("{} public={}", policy.handler(), policy.is_public());
+/// }
+/// ```
+pub fn policies() -> PolicyInventory {
+    let mut list: Vec<&'static Policy> = inventory::iter::<PolicyRegistration>
+        .into_iter()
+        .map(|r| r.policy)
+        .collect();
+    list.sort_by_key(|p| p.handler());
+    list.dedup_by_key(|p| p.handler());
+    PolicyInventory(list)
+}
+
+/// The list returned by [`policies`]: printed as a table by `Display`, as JSON by
+/// [`to_json`](Self::to_json).
+///
+/// ```
+/// let inventory = secure_api_runtime::policies();
+/// assert_eq!(inventory.len(), inventory.iter().count());
+/// assert!(inventory.to_string().starts_with("HANDLER"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PolicyInventory(Vec<&'static Policy>);
+
+impl PolicyInventory {
+    /// The policies, sorted by handler path.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::policies().iter().all(|p| !p.handler().is_empty()));
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &'static Policy> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many policies there are.
+    ///
+    /// ```
+    /// let _ = secure_api_runtime::policies().len();
+    /// ```
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    ///
+    /// ```
+    /// let _ = secure_api_runtime::policies().is_empty();
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The policy of the handler with this path (`module::function`).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::policies().get("no::such::handler").is_none());
+    /// ```
+    pub fn get(&self, handler: &str) -> Option<&'static Policy> {
+        self.iter().find(|p| p.handler() == handler)
+    }
+
+    /// The inventory as a JSON array, one object per policy: `handler`, `access`
+    /// (`public` or `authenticated`), `auth` (accepted schemes), `roles` (any of),
+    /// `rates` (`count`, `period_secs`), `validate`.
+    ///
+    /// ```
+    /// let json = secure_api_runtime::policies().to_json();
+    /// assert!(json.as_array().is_some());
+    /// ```
+    pub fn to_json(&self) -> Value {
+        Value::Array(self.iter().map(policy_json).collect())
+    }
+}
+
+/// The JSON object of one policy, as in [`PolicyInventory::to_json`].
+fn policy_json(policy: &Policy) -> Value {
+    json!({
+        "handler": policy.handler(),
+        "access": access_word(policy),
+        "auth": auth_schemes(policy),
+        "roles": policy.roles(),
+        "rates": policy.rates().iter().map(|r| json!({
+            "count": r.count(),
+            "period_secs": r.period_secs(),
+        })).collect::<Vec<_>>(),
+        "validate": policy.validates(),
+    })
+}
+
+fn access_word(policy: &Policy) -> &'static str {
+    match policy.access() {
+        Access::Public => "public",
+        Access::Authenticated => "authenticated",
+    }
+}
+
+/// The authentication schemes a policy accepts.
+pub(crate) fn auth_schemes(policy: &Policy) -> &'static [&'static str] {
+    if policy.is_public() { &[] } else { &["bearer"] }
+}
+
+impl fmt::Display for PolicyInventory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = ["HANDLER", "ACCESS", "AUTH", "ROLES", "RATES", "VALIDATE"];
+        let rows: Vec<[String; 6]> = self
+            .iter()
+            .map(|p| {
+                let or_dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
+                [
+                    p.handler().to_owned(),
+                    access_word(p).to_owned(),
+                    or_dash(auth_schemes(p).join(",")),
+                    or_dash(p.roles().join("|")),
+                    or_dash(
+                        p.rates()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    if p.validates() { "yes" } else { "no" }.to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let mut line = |cells: &[&str]| -> fmt::Result {
+            let mut out = String::new();
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                if i + 1 == cells.len() {
+                    out.push_str(cell);
+                } else {
+                    out.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            writeln!(f, "{}", out.trim_end())
+        };
+        line(&header)?;
+        for row in &rows {
+            line(&row.each_ref().map(String::as_str))?;
+        }
+        Ok(())
+    }
+}
+
+/// Asks a guard which policy it applies. The guard answers and refuses at once, before
+/// reading credentials, counting, logging or reaching the handler.
+#[derive(Clone, Default)]
+pub(crate) struct PolicyProbe(Arc<Mutex<Option<&'static Policy>>>);
+
+impl PolicyProbe {
+    pub(crate) fn answer(&self, policy: &'static Policy) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(policy);
+    }
+
+    fn answered(&self) -> Option<&'static Policy> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What guards one route of a router.
+#[derive(Debug, Clone, Copy)]
+pub enum RouteCoverage {
+    /// A `#[secure]` guard with this policy (public routes included).
+    Guarded(&'static Policy),
+    /// The route answered without any guard being reached: the handler has no policy.
+    Unguarded(StatusCode),
+    /// The router has no route for this method and path (404 or 405 without a guard).
+    NoRoute,
+}
+
+/// Which policy guards `method path` in `router` (path parameters such as `{id}` may be
+/// left as written). The probe request carries no credentials and no body; a guard answers
+/// it without running the handler, but a handler mounted without a guard does run, exactly
+/// as for an anonymous client.
+///
+/// ```
+/// # async fn demo() {
+/// use axum::{Router, routing::get};
+/// use secure_api_runtime::{RouteCoverage, policy_of};
+/// let router: Router = Router::new().route("/open", get(|| async { "no policy" }));
+/// let coverage = policy_of(&router, http::Method::GET, "/open").await;
+/// assert!(matches!(coverage, RouteCoverage::Unguarded(_)));
+/// # }
+/// ```
+pub async fn policy_of(router: &Router, method: Method, path: &str) -> RouteCoverage {
+    let probe = PolicyProbe::default();
+    let uri = concrete_path(path);
+    let Ok(mut request) = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+    else {
+        return RouteCoverage::NoRoute;
+    };
+    request.extensions_mut().insert(probe.clone());
+    let mut service = router.clone();
+    let response = match tower::Service::call(&mut service, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    match probe.answered() {
+        Some(policy) => RouteCoverage::Guarded(policy),
+        None if matches!(
+            response.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) =>
+        {
+            RouteCoverage::NoRoute
+        }
+        None => RouteCoverage::Unguarded(response.status()),
+    }
+}
+
+/// `/v1/customers/{id}` -> `/v1/customers/0`: any value reaches the guard, which runs
+/// before the path is decoded.
+fn concrete_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_param = false;
+    for c in path.chars() {
+        match (c, in_param) {
+            ('{', false) => in_param = true,
+            ('}', true) => {
+                in_param = false;
+                out.push('0');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every path mounted on `router`, as written in `Router::route` (`/v1/customers/{id}`).
+///
+/// axum has no API that lists routes; this reads them from the router's `Debug` output,
+/// which names each path. The format is axum 0.8's, checked by this crate's tests; an
+/// empty list means it could not be read.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// let router: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .route("/v1/customers/{id}", get(|| async { "one" }));
+/// let mut paths = secure_api_runtime::route_paths(&router);
+/// paths.sort();
+/// assert_eq!(paths, ["/health", "/v1/customers/{id}"]);
+/// ```
+pub fn route_paths(router: &Router) -> Vec<String> {
+    let debug = format!("{router:?}");
+    let Some(start) = debug.find("node: Node { paths: {") else {
+        return Vec::new();
+    };
+    let mut rest = &debug[start + "node: Node { paths: {".len()..];
+    let mut paths = Vec::new();
+    // Entries: `RouteId(N): "path"`, separated by `, `, closed by `}`.
+    while let Some(after_id) = rest.strip_prefix("RouteId(") {
+        let Some(colon) = after_id.find("): \"") else {
+            break;
+        };
+        let mut chars = after_id[colon + 4..].char_indices();
+        let mut path = String::new();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        path.push(escaped);
+                    }
+                }
+                '"' => {
+                    end = Some(colon + 4 + i + 1);
+                    break;
+                }
+                c => path.push(c),
+            }
+        }
+        let Some(end) = end else { break };
+        paths.push(path);
+        rest = after_id[end..].trim_start_matches(", ");
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The methods a coverage check probes on every path (`HEAD` is served by `GET`).
+const PROBED_METHODS: [Method; 6] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+/// Every route of `router` (path and method) with the policy that guards it, sorted by path.
+///
+/// # Panics
+///
+/// When a route answers without a `#[secure]` guard, listing every such route (public
+/// routes must say `#[secure(public)]`), or when no route could be found. Meant for the
+/// application's test suite:
+///
+/// ```
+/// # async fn demo() {
+/// use axum::{Router, routing::get};
+/// use secure_api_runtime::{Guard, Policy, PolicySource};
+///
+/// struct Health;
+/// impl PolicySource for Health { const POLICY: &'static Policy = &Policy::public("app::health"); }
+/// async fn health(_: Guard<Health>) -> &'static str { "ok" }
+///
+/// let router: Router = Router::new().route("/health", get(health));
+/// let routes = secure_api_runtime::assert_routes_covered(&router).await;
+/// assert_eq!(routes[0].2.handler(), "app::health");
+/// # }
+/// ```
+pub async fn assert_routes_covered(router: &Router) -> Vec<(Method, String, &'static Policy)> {
+    let paths = route_paths(router);
+    assert!(
+        !paths.is_empty(),
+        "no route found in the router (is it empty, or did axum's Debug format change?)"
+    );
+    let mut covered = Vec::new();
+    let mut uncovered = Vec::new();
+    for path in paths {
+        for method in PROBED_METHODS {
+            match policy_of(router, method.clone(), &path).await {
+                RouteCoverage::Guarded(policy) => covered.push((method, path.clone(), policy)),
+                RouteCoverage::Unguarded(status) => {
+                    uncovered.push(format!("{method} {path} (answered {status})"));
+                }
+                RouteCoverage::NoRoute => {}
+            }
+        }
+    }
+    assert!(
+        uncovered.is_empty(),
+        "routes without a #[secure] policy (a public route must say #[secure(public)]):\n  {}",
+        uncovered.join("\n  ")
+    );
+    covered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_become_concrete_segments() {
+        assert_eq!(concrete_path("/v1/customers/{id}"), "/v1/customers/0");
+        assert_eq!(concrete_path("/files/{*rest}"), "/files/0");
+        assert_eq!(concrete_path("/health"), "/health");
+    }
+}
