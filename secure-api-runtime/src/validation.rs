@@ -30,6 +30,7 @@ use axum::{Form, Json};
 use http::request::Parts;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::audit::{self, AuditContext, Outcome};
 use crate::error::{FieldError, SecurityError};
 
 /// An extractor whose value has been validated: `E` is extracted, then its value checked
@@ -65,10 +66,11 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = parts.extensions.get::<AuditContext>().cloned();
         E::from_request_parts(parts, state)
             .await
             .map(Decoded)
-            .map_err(refuse_rejection)
+            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))
     }
 }
 
@@ -80,10 +82,11 @@ where
     type Rejection = SecurityError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = req.extensions().get::<AuditContext>().cloned();
         E::from_request(req, state)
             .await
             .map(Decoded)
-            .map_err(refuse_rejection)
+            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))
     }
 }
 
@@ -160,6 +163,14 @@ macro_rules! validated_extractor {
     )*};
 }
 validated_extractor!(Json, Query, Form, Path);
+
+/// Emits the audit event of an input refusal behind a guard (the guard left its context).
+fn audited(ctx: Option<&AuditContext>, refusal: SecurityError) -> SecurityError {
+    if let Some(ctx) = ctx {
+        audit::record(ctx, "input", Outcome::Refused(&refusal), None);
+    }
+    refusal
+}
 
 fn refuse_rejection(rejection: impl IntoResponse) -> SecurityError {
     let status = rejection.into_response().status();
@@ -248,10 +259,13 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = parts.extensions.get::<AuditContext>().cloned();
         let value = E::from_request_parts(parts, state)
             .await
-            .map_err(refuse_rejection)?;
-        value.validate_extracted().map_err(|e| refuse_invalid(&e))?;
+            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))?;
+        value
+            .validate_extracted()
+            .map_err(|e| audited(ctx.as_ref(), refuse_invalid(&e)))?;
         Ok(Valid(value))
     }
 }
@@ -264,10 +278,13 @@ where
     type Rejection = SecurityError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = req.extensions().get::<AuditContext>().cloned();
         let value = E::from_request(req, state)
             .await
-            .map_err(refuse_rejection)?;
-        value.validate_extracted().map_err(|e| refuse_invalid(&e))?;
+            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))?;
+        value
+            .validate_extracted()
+            .map_err(|e| audited(ctx.as_ref(), refuse_invalid(&e)))?;
         Ok(Valid(value))
     }
 }

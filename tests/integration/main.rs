@@ -8,6 +8,7 @@ mod handlers;
 mod headers;
 mod jwt_attacks;
 mod key_families;
+mod observability;
 mod rbac;
 mod secrets;
 mod support;
