@@ -11,12 +11,17 @@
 //!
 //! Tokens: issuer and audience `customer-api`; claims `sub`, `exp`, `iat`, `iss`, `aud`,
 //! `roles` (array), optional `scope` and `jti`. Roles: `admin` > `editor` > `viewer`.
+//!
+//! Observability: `GET /metrics` (role admin) serves Prometheus text, `GET /openapi.json`
+//! (public) the OpenAPI 3.1 document of every route, audit events go to the log target
+//! `secure_api::audit`, and `--print-policies` (`--print-policies=json`) prints the policy
+//! inventory and exits.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
@@ -24,6 +29,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secure_api::openapi::secure_openapi;
+use secure_api::openapi::utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
+use secure_api::openapi::utoipa::openapi::request_body::RequestBodyBuilder;
+use secure_api::openapi::utoipa::openapi::schema::{KnownFormat, SchemaFormat, SchemaType, Type};
+use secure_api::openapi::utoipa::openapi::{
+    ArrayBuilder, ContentBuilder, HttpMethod, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
+    PathItem, PathsBuilder, Ref, RefOr, Required, Response, ResponseBuilder,
+};
 use secure_api::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -53,12 +67,16 @@ struct NewCustomer {
 struct AppState {
     customers: Arc<RwLock<BTreeMap<u64, Customer>>>,
     next_id: Arc<AtomicU64>,
+    metrics: Option<PrometheusHandle>,
+    /// Set once the router exists: the document is checked against it.
+    openapi: Arc<OnceLock<String>>,
 }
 
 impl AppState {
-    fn seeded() -> Self {
+    fn seeded(metrics: Option<PrometheusHandle>) -> Self {
         let state = AppState {
             next_id: Arc::new(AtomicU64::new(1)),
+            metrics,
             ..AppState::default()
         };
         for (name, email) in [
@@ -136,6 +154,35 @@ async fn delete_customer(State(state): State<AppState>, Path(id): Path<u64>) -> 
     }
 }
 
+/// Prometheus text of the security metrics.
+#[secure(role = "admin")]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state
+        .metrics
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[secure(public)]
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    match state.openapi.get() {
+        Some(json) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json.clone(),
+        )),
+        None => Err(StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
 fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -150,7 +197,7 @@ fn not_found() -> impl IntoResponse {
     )
 }
 
-fn app(security: &Security) -> Router {
+fn app(security: &Security, state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/ping", get(ping))
@@ -160,8 +207,268 @@ fn app(security: &Security) -> Router {
             "/v1/customers/{id}",
             get(get_customer).delete(delete_customer),
         )
-        .with_state(AppState::seeded())
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .with_state(state)
         .layer(security.layer())
+}
+
+fn json_content(
+    schema: impl Into<RefOr<secure_api::openapi::utoipa::openapi::Schema>>,
+) -> secure_api::openapi::utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(schema)).build()
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::Type(Type::String))
+}
+
+fn customer_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .property(
+            "id",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1)),
+        )
+        .property("name", string())
+        .property("email", string())
+        .required("id")
+        .required("name")
+        .required("email")
+}
+
+fn ok(description: &str, content_type: &str, schema: ObjectBuilder) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(content_type, json_content(schema))
+        .build()
+}
+
+fn not_found_response() -> Response {
+    ResponseBuilder::new()
+        .description("No customer has this id (code `not_found`).")
+        .content(
+            "application/problem+json",
+            json_content(Ref::from_schema_name("Problem")),
+        )
+        .build()
+}
+
+/// What each route does and returns on success; `secure_openapi` adds what the policies
+/// imply (security, 400/401/403/422/429).
+fn openapi_base() -> OpenApi {
+    let id_param = || {
+        ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(1)),
+            ))
+            .build()
+    };
+    let op = |id: &str, summary: &str| {
+        OperationBuilder::new()
+            .operation_id(Some(id))
+            .summary(Some(summary))
+    };
+    let new_customer = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .property("name", string().min_length(Some(1)).max_length(Some(100)))
+        .property(
+            "email",
+            string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
+        )
+        .required("name")
+        .required("email");
+    let paths = PathsBuilder::new()
+        .path(
+            "/health",
+            PathItem::new(
+                HttpMethod::Get,
+                op("health", "Liveness probe")
+                    .response("200", ok("Alive.", "text/plain", string())),
+            ),
+        )
+        .path(
+            "/v1/ping",
+            PathItem::new(
+                HttpMethod::Get,
+                op("ping", "Public, throttled per client address").response(
+                    "200",
+                    ok(
+                        "Pong.",
+                        "application/json",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::Object))
+                            .property(
+                                "pong",
+                                ObjectBuilder::new().schema_type(SchemaType::Type(Type::Boolean)),
+                            )
+                            .required("pong"),
+                    ),
+                ),
+            ),
+        )
+        .path(
+            "/v1/me",
+            PathItem::new(
+                HttpMethod::Get,
+                op("me", "The caller").response(
+                    "200",
+                    ok(
+                        "The caller's subject and roles.",
+                        "application/json",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::Object))
+                            .property("sub", string())
+                            .property("roles", ArrayBuilder::new().items(string()))
+                            .required("sub")
+                            .required("roles"),
+                    ),
+                ),
+            ),
+        )
+        .path(
+            "/v1/customers",
+            PathItem::new(
+                HttpMethod::Get,
+                op("list_customers", "Every customer").response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("The customers.")
+                        .content(
+                            "application/json",
+                            json_content(ArrayBuilder::new().items(customer_schema())),
+                        )
+                        .build(),
+                ),
+            ),
+        )
+        .path(
+            "/v1/customers",
+            PathItem::new(
+                HttpMethod::Post,
+                op("create_customer", "Store a customer")
+                    .request_body(Some(
+                        RequestBodyBuilder::new()
+                            .required(Some(Required::True))
+                            .content("application/json", json_content(new_customer))
+                            .build(),
+                    ))
+                    .response(
+                        "201",
+                        ok(
+                            "The stored customer.",
+                            "application/json",
+                            customer_schema(),
+                        ),
+                    ),
+            ),
+        )
+        .path(
+            "/v1/customers/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                op("get_customer", "One customer")
+                    .parameter(id_param())
+                    .response(
+                        "200",
+                        ok("The customer.", "application/json", customer_schema()),
+                    )
+                    .response("404", not_found_response()),
+            ),
+        )
+        .path(
+            "/v1/customers/{id}",
+            PathItem::new(
+                HttpMethod::Delete,
+                op("delete_customer", "Remove a customer")
+                    .parameter(id_param())
+                    .response("204", Response::new("Removed."))
+                    .response("404", not_found_response()),
+            ),
+        )
+        .path(
+            "/metrics",
+            PathItem::new(
+                HttpMethod::Get,
+                op("metrics", "Security metrics").response(
+                    "200",
+                    ok("Prometheus text exposition format.", "text/plain", string()),
+                ),
+            ),
+        )
+        .path(
+            "/openapi.json",
+            PathItem::new(
+                HttpMethod::Get,
+                op("openapi", "This document").response(
+                    "200",
+                    ok(
+                        "OpenAPI 3.1.",
+                        "application/json",
+                        ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object)),
+                    ),
+                ),
+            ),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("customer-api")
+                .version("1.0.0")
+                .build(),
+        )
+        .paths(paths)
+        .build()
+}
+
+/// The router with its OpenAPI document in place.
+async fn app_with_openapi(
+    security: &Security,
+    metrics: Option<PrometheusHandle>,
+) -> Result<Router, StartupError> {
+    let state = AppState::seeded(metrics);
+    let router = app(security, state.clone());
+    let doc = secure_openapi(openapi_base(), &router).await?;
+    let json = doc
+        .to_json()
+        .map_err(|e| StartupError(format!("openapi: {e}")))?;
+    let _ = state.openapi.set(json);
+    Ok(router)
+}
+
+/// `--print-policies` or `--print-policies=json`: print the inventory, then exit.
+enum Command {
+    Serve,
+    PrintPolicies { json: bool },
+}
+
+fn command() -> Result<Command, StartupError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => Ok(Command::Serve),
+        ["--print-policies"] | ["--print-policies=table"] => {
+            Ok(Command::PrintPolicies { json: false })
+        }
+        ["--print-policies=json"] => Ok(Command::PrintPolicies { json: true }),
+        other => Err(StartupError(format!(
+            "unknown arguments {other:?}: expected none, --print-policies or --print-policies=json"
+        ))),
+    }
 }
 
 /// A startup error naming the setting at fault.
@@ -213,12 +520,26 @@ fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupErr
          curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/customers\n\
          curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
          -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' http://{addr}/v1/customers\n\
-         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n"
+         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n\
+         curl -H \"Authorization: Bearer $ADMIN\" http://{addr}/metrics\n\
+         curl http://{addr}/openapi.json\n"
     );
     Ok(())
 }
 
 async fn run() -> Result<(), StartupError> {
+    if let Command::PrintPolicies { json } = command()? {
+        use std::io::Write;
+        let inventory = secure_api::policies();
+        let text = if json {
+            format!("{:#}\n", inventory.to_json())
+        } else {
+            inventory.to_string()
+        };
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return Ok(());
+    }
     let addr: SocketAddr = match std::env::var("SECURE_API_ADDR") {
         Ok(value) => value.parse().map_err(|_| {
             StartupError(format!(
@@ -254,6 +575,11 @@ async fn run() -> Result<(), StartupError> {
             }
         })?;
 
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| StartupError(format!("metrics recorder: {e}")))?;
+    let router = app_with_openapi(&security, Some(metrics)).await?;
+
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| StartupError(format!("SECURE_API_ADDR: cannot listen on {addr}: {e}")))?;
@@ -265,7 +591,7 @@ async fn run() -> Result<(), StartupError> {
     }
     axum::serve(
         listener,
-        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
