@@ -9,6 +9,7 @@ mod headers;
 mod jwt_attacks;
 mod key_families;
 mod observability;
+mod openapi;
 mod rbac;
 mod secrets;
 mod support;
