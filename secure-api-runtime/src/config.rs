@@ -32,11 +32,14 @@ use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::layer::SecurityLayer;
 use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
 use crate::rbac::RoleHierarchy;
+use crate::replay::{IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore};
 
 /// Default cap on request bodies (1 MiB), applied to every route behind the layer.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default clock skew tolerated on `exp` and `nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default longest lifetime (`exp` - `iat`) of a token on `replay` routes.
+pub const DEFAULT_REPLAY_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// Default interval of the background purge of idle rate-limit keys.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -124,6 +127,10 @@ pub(crate) struct Inner {
     pub(crate) realm: Cow<'static, str>,
     pub(crate) body_limit: usize,
     pub(crate) limiters: RateLimiters,
+    pub(crate) nonces: Arc<dyn NonceStore>,
+    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    pub(crate) replay_max_lifetime: Duration,
+    pub(crate) leeway_secs: u64,
 }
 
 impl fmt::Debug for Security {
@@ -240,6 +247,9 @@ pub struct SecurityBuilder {
     body_limit: Option<usize>,
     cleanup_interval: Option<Duration>,
     clock: Option<ManualClock>,
+    nonces: Option<Arc<dyn NonceStore>>,
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
+    replay_max_lifetime: Option<Duration>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -418,6 +428,44 @@ impl SecurityBuilder {
         self
     }
 
+    /// Where `replay` routes record spent token ids (default: in memory, one million
+    /// entries).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .nonce_store(Arc::new(secure_api_runtime::MemoryNonceStore::new(10_000)));
+    /// ```
+    pub fn nonce_store(mut self, store: Arc<dyn NonceStore>) -> Self {
+        self.nonces = Some(store);
+        self
+    }
+
+    /// Where `idempotent` routes record keys and responses (default: in memory, 10,000
+    /// keys kept 24 hours).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let b = secure_api_runtime::Security::builder().idempotency_store(Arc::new(
+    ///     secure_api_runtime::MemoryIdempotencyStore::new(1_000, Duration::from_secs(3600)),
+    /// ));
+    /// ```
+    pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    /// The longest token lifetime (`exp` - `iat`) accepted on `replay` routes (default one
+    /// hour): the spent `jti` must be remembered that long.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().replay_max_token_lifetime(std::time::Duration::from_secs(900));
+    /// ```
+    pub fn replay_max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.replay_max_lifetime = Some(lifetime);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -512,6 +560,15 @@ impl SecurityBuilder {
                 "the cleanup interval must be positive",
             ));
         }
+        let replay_max_lifetime = self
+            .replay_max_lifetime
+            .unwrap_or(DEFAULT_REPLAY_MAX_LIFETIME);
+        if replay_max_lifetime.is_zero() {
+            return Err(ConfigError::new(
+                "replay_max_token_lifetime",
+                "the maximum token lifetime must be positive",
+            ));
+        }
         let clock = match self.clock {
             Some(clock) => LimiterClock::Manual(clock),
             None => LimiterClock::default(),
@@ -522,6 +579,17 @@ impl SecurityBuilder {
             realm: Cow::Owned(realm),
             body_limit,
             limiters: RateLimiters::new(clock, cleanup_interval),
+            nonces: self
+                .nonces
+                .unwrap_or_else(|| Arc::new(MemoryNonceStore::new(1_000_000))),
+            idempotency: self.idempotency.unwrap_or_else(|| {
+                Arc::new(MemoryIdempotencyStore::new(
+                    10_000,
+                    Duration::from_secs(24 * 3600),
+                ))
+            }),
+            replay_max_lifetime,
+            leeway_secs: leeway.as_secs(),
         })))
     }
 }

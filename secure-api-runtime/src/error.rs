@@ -51,6 +51,14 @@ pub enum ErrorKind {
     Misconfigured,
     /// A store the policy needs is unavailable and the policy fails closed (503).
     Unavailable,
+    /// The route was retired at its sunset date (410).
+    Gone,
+    /// An idempotent route was called without a usable `Idempotency-Key` (400).
+    IdempotencyKeyMissing,
+    /// A request with the same `Idempotency-Key` is still being processed (409).
+    IdempotencyConflict,
+    /// The `Idempotency-Key` was used before with a different request (422).
+    IdempotencyMismatch,
 }
 
 impl ErrorKind {
@@ -70,6 +78,10 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Misconfigured => "server_error",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Gone => "gone",
+            ErrorKind::IdempotencyKeyMissing => "idempotency_key_missing",
+            ErrorKind::IdempotencyConflict => "idempotency_conflict",
+            ErrorKind::IdempotencyMismatch => "idempotency_mismatch",
         }
     }
 }
@@ -174,6 +186,8 @@ struct Problem {
     required_scope: Option<Cow<'static, str>>,
     errors: Vec<FieldError>,
     rate_limit: Option<RateLimitInfo>,
+    /// A response recorded for an `Idempotency-Key`, sent back as is instead of a problem.
+    stored: Option<std::sync::Arc<crate::replay::StoredResponse>>,
 }
 
 impl SecurityError {
@@ -187,6 +201,7 @@ impl SecurityError {
             required_scope: None,
             errors: Vec::new(),
             rate_limit: None,
+            stored: None,
         }))
     }
 
@@ -353,6 +368,71 @@ impl SecurityError {
         )
     }
 
+    /// 410: the route passed its sunset date.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::gone().into_response().status(), 410);
+    /// ```
+    pub fn gone() -> Self {
+        Self::new(
+            ErrorKind::Gone,
+            StatusCode::GONE,
+            "This endpoint has been retired; see the Link header for its replacement.",
+        )
+    }
+
+    /// 400: an idempotent route needs an `Idempotency-Key` header of 1 to 255 visible
+    /// ASCII characters.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_key_missing().into_response().status(), 400);
+    /// ```
+    pub fn idempotency_key_missing() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyKeyMissing,
+            StatusCode::BAD_REQUEST,
+            "This endpoint requires an Idempotency-Key header (1 to 255 visible ASCII characters).",
+        )
+    }
+
+    /// 409: the first request with this `Idempotency-Key` is still being processed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_conflict().into_response().status(), 409);
+    /// ```
+    pub fn idempotency_conflict() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyConflict,
+            StatusCode::CONFLICT,
+            "A request with this Idempotency-Key is still being processed; retry later.",
+        )
+    }
+
+    /// 422: the `Idempotency-Key` was already used with a different request.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_mismatch().into_response().status(), 422);
+    /// ```
+    pub fn idempotency_mismatch() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyMismatch,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This Idempotency-Key was already used with a different request.",
+        )
+    }
+
+    /// The recorded response of an earlier request with the same `Idempotency-Key`; the
+    /// guard "refuses" to run the handler again by answering with it.
+    pub(crate) fn replayed(stored: std::sync::Arc<crate::replay::StoredResponse>) -> Self {
+        let mut e = Self::new(ErrorKind::IdempotencyConflict, StatusCode::OK, "");
+        e.0.stored = Some(stored);
+        e
+    }
+
     /// Sets the realm named in `WWW-Authenticate`.
     ///
     /// ```
@@ -462,11 +542,21 @@ struct ProblemBody<'a> {
 
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 impl IntoResponse for SecurityError {
     fn into_response(self) -> Response {
+        if let Some(stored) = &self.0.stored {
+            let mut response = (stored.status(), stored.body().clone()).into_response();
+            *response.headers_mut() = stored.headers().clone();
+            response.headers_mut().insert(
+                IDEMPOTENT_REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+            return response;
+        }
         let body = ProblemBody {
             type_: "about:blank",
             title: self.0.status.canonical_reason().unwrap_or("Error"),

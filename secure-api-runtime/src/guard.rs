@@ -34,6 +34,7 @@ use crate::error::SecurityError;
 use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
+use crate::transport::{RouteSlot, begin_idempotent, check_single_use, check_sunset};
 
 /// Proof that the request passed the policy `P`: the extractor `#[secure]` injects first,
 /// which refuses credentials in the URL, authenticates, authorizes and throttles, in that
@@ -69,18 +70,52 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let principal = {
+        let policy = P::POLICY;
+        let (principal, ticket) = {
             let Some(security) = parts.extensions.get::<Security>() else {
                 tracing::error!(
                     target: "secure_api",
-                    handler = P::POLICY.handler(),
+                    handler = policy.handler(),
                     "no Security layer in front of this secured handler; refusing the request \
                      (install it with `router.layer(security.layer())`)"
                 );
                 return Err(SecurityError::misconfigured());
             };
-            security.enforce(P::POLICY, TypeId::of::<P>(), parts)?
+            // Tell the layer which route this is, so its response headers apply to
+            // refusals too.
+            if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
+                let _ = state.policy.set(policy);
+            }
+            check_sunset(policy)?;
+            let principal = security.enforce(policy, TypeId::of::<P>(), parts)?;
+            if policy.requires_single_use_tokens() {
+                let Some(principal) = &principal else {
+                    tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
+                    return Err(SecurityError::misconfigured());
+                };
+                check_single_use(security, principal)?;
+            }
+            let ticket = if policy.is_idempotent() {
+                begin_idempotent(
+                    security,
+                    policy,
+                    principal.as_ref(),
+                    client_ip(parts),
+                    parts,
+                )?
+            } else {
+                None
+            };
+            (principal, ticket)
         };
+        if let Some(ticket) = ticket {
+            match parts.extensions.get::<RouteSlot>() {
+                Some(RouteSlot(state)) => {
+                    *state.ticket.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
+                }
+                None => return Err(SecurityError::misconfigured()),
+            }
+        }
         if let Some(principal) = principal {
             parts.extensions.insert(principal);
         }

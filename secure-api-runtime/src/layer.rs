@@ -27,15 +27,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use aws_lc_rs::digest;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use bytes::Bytes;
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, REFERRER_POLICY, SERVER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
-use http_body_util::Limited;
+use http_body_util::{BodyExt, Limited};
+
+use crate::replay::StoredResponse;
+use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
 use tower::{Layer, Service};
 
 use crate::config::Security;
@@ -97,11 +102,13 @@ pub struct SecurityService<S> {
 
 impl<S> Service<Request> for SecurityService<S>
 where
-    S: Service<Request, Response = Response>,
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -109,15 +116,113 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let credentialed = carries_credentials(request.headers());
+        let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
+        let slot = RouteSlot::default();
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(self.security.clone());
-        let body = Body::new(Limited::new(body, self.security.body_limit()));
-        let request = Request::from_parts(parts, body);
+        parts.extensions.insert(slot.clone());
+        let limit = self.security.body_limit();
+        if !idempotent {
+            let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
+            return ResponseFuture {
+                kind: Kind::Plain {
+                    inner: self.inner.call(request),
+                    credentialed,
+                    slot: Some(slot),
+                },
+            };
+        }
+        // A request with an Idempotency-Key is read first (within the body cap) so that
+        // its fingerprint is known to the guard; the inner service was made ready by
+        // `poll_ready`, so it is the one that runs, and a fresh clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
-            inner: self.inner.call(request),
-            credentialed,
+            kind: Kind::Boxed {
+                future: Box::pin(async move {
+                    let (fingerprint, body) = fingerprint(&parts, body, limit).await;
+                    parts.extensions.insert(RequestFingerprint(fingerprint));
+                    let response = inner.call(Request::from_parts(parts, body)).await?;
+                    let mut response = record_idempotent(&slot, response).await;
+                    finish(response.headers_mut(), credentialed, &slot);
+                    Ok(response)
+                }),
+            },
         }
     }
+}
+
+/// SHA-256 over method, target and body; the body is handed on unchanged (or, when it
+/// is over the cap, as a body that fails with the length error when read).
+async fn fingerprint(
+    parts: &http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> (Option<[u8; 32]>, Body) {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            ctx.update(parts.method.as_str().as_bytes());
+            ctx.update(&[0]);
+            ctx.update(
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or("", |p| p.as_str())
+                    .as_bytes(),
+            );
+            ctx.update(&[0]);
+            ctx.update(&bytes);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(ctx.finish().as_ref());
+            (Some(out), Body::from(bytes))
+        }
+        Err(_) => (
+            None,
+            Body::new(Limited::new(Body::from(Bytes::from_static(b"\0")), 0)),
+        ),
+    }
+}
+
+/// Largest response recorded for an `Idempotency-Key`; a larger one releases the key.
+const MAX_RECORDED_RESPONSE: usize = 1024 * 1024;
+
+/// Records the response of the request that started an idempotency key (not 5xx: a
+/// server failure releases the key so the client may retry).
+async fn record_idempotent(slot: &RouteSlot, response: Response) -> Response {
+    let ticket = slot
+        .0
+        .ticket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let Some(mut ticket) = ticket else {
+        return response;
+    };
+    if response.status().is_server_error() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            tracing::warn!(target: "secure_api", %error, "response body failed; idempotency key released");
+            return Response::from_parts(parts, Body::empty());
+        }
+    };
+    if bytes.len() <= MAX_RECORDED_RESPONSE {
+        let stored = StoredResponse::new(parts.status, parts.headers.clone(), bytes.clone());
+        match ticket.store.complete(&ticket.key, stored) {
+            Ok(()) => ticket.done = true,
+            Err(error) => {
+                tracing::warn!(target: "secure_api", %error, "could not record an idempotent response")
+            }
+        }
+    } else {
+        tracing::warn!(target: "secure_api", "idempotent response too large to record; key released");
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 fn carries_credentials(headers: &HeaderMap) -> bool {
@@ -126,30 +231,63 @@ fn carries_credentials(headers: &HeaderMap) -> bool {
         || headers.contains_key(COOKIE)
 }
 
+type BoxedResponse<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
 pin_project_lite::pin_project! {
     /// Response future of [`SecurityService`]: sets the header profile on the response.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, E> {
         #[pin]
-        inner: F,
-        credentialed: bool,
+        kind: Kind<F, E>,
     }
 }
 
-impl<F, E> Future for ResponseFuture<F>
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, E> {
+        // The usual path.
+        Plain {
+            #[pin]
+            inner: F,
+            credentialed: bool,
+            slot: Option<RouteSlot>,
+        },
+        // Requests with an `Idempotency-Key`, whose body is read first.
+        Boxed {
+            future: BoxedResponse<E>,
+        },
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F, E>
 where
     F: Future<Output = Result<Response, E>>,
 {
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = match this.inner.poll(cx) {
-            Poll::Ready(Ok(response)) => response,
-            other => return other,
-        };
-        apply_profile(response.headers_mut(), *this.credentialed);
-        Poll::Ready(Ok(response))
+        match self.project().kind.project() {
+            KindProj::Plain {
+                inner,
+                credentialed,
+                slot,
+            } => {
+                let mut response = match inner.poll(cx) {
+                    Poll::Ready(Ok(response)) => response,
+                    other => return other,
+                };
+                if let Some(slot) = slot.take() {
+                    finish(response.headers_mut(), *credentialed, &slot);
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
+}
+
+fn finish(headers: &mut HeaderMap, credentialed: bool, slot: &RouteSlot) {
+    apply_route_headers(headers, slot.0.policy.get().copied());
+    apply_profile(headers, credentialed);
 }
 
 fn apply_profile(headers: &mut HeaderMap, credentialed: bool) {

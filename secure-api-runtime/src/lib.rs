@@ -35,11 +35,13 @@ mod limiter;
 mod policy;
 mod principal;
 mod rbac;
+mod replay;
+mod transport;
 mod validation;
 
 pub use config::{
-    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY, Security,
-    SecurityBuilder,
+    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY,
+    DEFAULT_REPLAY_MAX_LIFETIME, Security, SecurityBuilder,
 };
 pub use error::{ErrorKind, FieldError, SecurityError};
 pub use guard::{ClientIp, Guard};
@@ -49,6 +51,10 @@ pub use limiter::ManualClock;
 pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
 pub use principal::Principal;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
+pub use replay::{
+    IdempotencyBegin, IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore,
+    StoreError, StoredResponse,
+};
 pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.

@@ -12,4 +12,5 @@ mod rbac;
 mod secrets;
 mod support;
 mod throttling;
+mod transport;
 mod validation;
