@@ -11,6 +11,7 @@
 //!
 //! Tokens: issuer and audience `customer-api`; claims `sub`, `exp`, `iat`, `iss`, `aud`,
 //! `roles` (array), optional `scope` and `jti`. Roles: `admin` > `editor` > `viewer`.
+//! On `POST /v1/transfers` a token's `jti` is single-use.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secure_api::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -49,16 +50,26 @@ struct NewCustomer {
     email: String,
 }
 
+#[derive(Debug, Deserialize, Validate)]
+struct NewTransfer {
+    #[validate(length(min = 1, max = 64))]
+    to: String,
+    #[validate(range(min = 1, max = 1_000_000))]
+    amount_cents: u64,
+}
+
 #[derive(Clone, Default)]
 struct AppState {
     customers: Arc<RwLock<BTreeMap<u64, Customer>>>,
     next_id: Arc<AtomicU64>,
+    next_transfer: Arc<AtomicU64>,
 }
 
 impl AppState {
     fn seeded() -> Self {
         let state = AppState {
             next_id: Arc::new(AtomicU64::new(1)),
+            next_transfer: Arc::new(AtomicU64::new(1)),
             ..AppState::default()
         };
         for (name, email) in [
@@ -136,6 +147,37 @@ async fn delete_customer(State(state): State<AppState>, Path(id): Path<u64>) -> 
     }
 }
 
+/// Moves money: each token's `jti` may be used once here.
+#[secure(role = "editor", validate, replay)]
+async fn create_transfer(
+    State(state): State<AppState>,
+    Json(transfer): Json<NewTransfer>,
+) -> impl IntoResponse {
+    let id = state.next_transfer.fetch_add(1, Ordering::Relaxed);
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "to": transfer.to, "amount_cents": transfer.amount_cents })),
+    )
+}
+
+/// The previous version of the customer list, kept until its sunset.
+#[secure(
+    role = "viewer",
+    deprecated = "2026-01-01",
+    sunset = "2027-12-31",
+    link = "/v1/customers"
+)]
+async fn list_customers_v0(State(state): State<AppState>) -> Json<Vec<Customer>> {
+    let customers = state.customers.read().unwrap_or_else(|e| e.into_inner());
+    Json(customers.values().cloned().collect())
+}
+
+/// Retired: answers 410 Gone since its sunset date.
+#[secure(role = "admin", sunset = "2026-06-30")]
+async fn export_v0() -> &'static str {
+    "retired"
+}
+
 fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -160,6 +202,9 @@ fn app(security: &Security) -> Router {
             "/v1/customers/{id}",
             get(get_customer).delete(delete_customer),
         )
+        .route("/v1/transfers", post(create_transfer))
+        .route("/v0/customers", get(list_customers_v0))
+        .route("/v0/export", get(export_v0))
         .with_state(AppState::seeded())
         .layer(security.layer())
 }
@@ -180,6 +225,13 @@ fn random_secret() -> Result<Vec<u8>, StartupError> {
     Ok(secret)
 }
 
+fn random_id() -> Result<String, StartupError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StartupError(format!("cannot generate a token id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let claims = json!({
@@ -189,6 +241,7 @@ fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError
         "iat": now,
         "exp": now + SAMPLE_TOKEN_LIFETIME.as_secs(),
         "roles": roles,
+        "jti": random_id()?,
     });
     let key = jsonwebtoken::EncodingKey::from_secret(secret)?;
     Ok(jsonwebtoken::encode(
@@ -213,7 +266,10 @@ fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupErr
          curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/customers\n\
          curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
          -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' http://{addr}/v1/customers\n\
-         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n"
+         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n\
+         # each token's jti is single-use on /v1/transfers:\n\
+         curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
+         -d '{{\"to\":\"acct-42\",\"amount_cents\":1500}}' http://{addr}/v1/transfers\n"
     );
     Ok(())
 }
@@ -245,6 +301,8 @@ async fn run() -> Result<(), StartupError> {
         .audience(AUDIENCE)
         .role_hierarchy("admin > editor > viewer")
         .realm("customer-api")
+        // The sample tokens live 24 hours; replay-protected routes accept that lifetime.
+        .replay_max_token_lifetime(SAMPLE_TOKEN_LIFETIME)
         .build()
         .map_err(|e| {
             if e.setting() == "jwt.key" {
