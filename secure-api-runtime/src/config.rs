@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
+use crate::https::{HttpsPolicy, HttpsSettings};
 use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::layer::SecurityLayer;
 use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
@@ -131,6 +132,7 @@ pub(crate) struct Inner {
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) replay_max_lifetime: Duration,
     pub(crate) leeway_secs: u64,
+    pub(crate) https: Option<HttpsPolicy>,
 }
 
 impl fmt::Debug for Security {
@@ -250,6 +252,7 @@ pub struct SecurityBuilder {
     nonces: Option<Arc<dyn NonceStore>>,
     idempotency: Option<Arc<dyn IdempotencyStore>>,
     replay_max_lifetime: Option<Duration>,
+    https: Option<HttpsSettings>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -466,6 +469,18 @@ impl SecurityBuilder {
         self
     }
 
+    /// Requires HTTPS: plain-HTTP requests are redirected (browser-style GET/HEAD) or
+    /// refused (everything else, above all requests with credentials), and HTTPS responses
+    /// carry `Strict-Transport-Security`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().require_https(secure_api_runtime::HttpsSettings::new());
+    /// ```
+    pub fn require_https(mut self, settings: HttpsSettings) -> Self {
+        self.https = Some(settings);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -569,6 +584,7 @@ impl SecurityBuilder {
                 "the maximum token lifetime must be positive",
             ));
         }
+        let https = self.https.as_ref().map(HttpsPolicy::new).transpose()?;
         let clock = match self.clock {
             Some(clock) => LimiterClock::Manual(clock),
             None => LimiterClock::default(),
@@ -590,6 +606,7 @@ impl SecurityBuilder {
             }),
             replay_max_lifetime,
             leeway_secs: leeway.as_secs(),
+            https,
         })))
     }
 }

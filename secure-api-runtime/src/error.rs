@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The route was retired at its sunset date (410).
     Gone,
+    /// HTTPS is required and the request came over plain HTTP (400).
+    HttpsRequired,
     /// An idempotent route was called without a usable `Idempotency-Key` (400).
     IdempotencyKeyMissing,
     /// A request with the same `Idempotency-Key` is still being processed (409).
@@ -79,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Misconfigured => "server_error",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Gone => "gone",
+            ErrorKind::HttpsRequired => "https_required",
             ErrorKind::IdempotencyKeyMissing => "idempotency_key_missing",
             ErrorKind::IdempotencyConflict => "idempotency_conflict",
             ErrorKind::IdempotencyMismatch => "idempotency_mismatch",
@@ -365,6 +368,21 @@ impl SecurityError {
             ErrorKind::Unavailable,
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is temporarily unable to check this request; retry later.",
+        )
+    }
+
+    /// 400: HTTPS is required; a plain-HTTP request (with credentials, or not a plain
+    /// GET/HEAD) is not processed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::https_required().into_response().status(), 400);
+    /// ```
+    pub fn https_required() -> Self {
+        Self::new(
+            ErrorKind::HttpsRequired,
+            StatusCode::BAD_REQUEST,
+            "This API is only served over HTTPS; credentials sent over plain HTTP must be considered exposed.",
         )
     }
 

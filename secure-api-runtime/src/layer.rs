@@ -30,7 +30,7 @@ use std::task::{Context, Poll};
 use aws_lc_rs::digest;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, REFERRER_POLICY, SERVER,
@@ -39,6 +39,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Limited};
 
+use crate::https::{RequestScheme, add_hsts, scheme_of};
 use crate::replay::StoredResponse;
 use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
 use tower::{Layer, Service};
@@ -119,6 +120,17 @@ where
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
         let slot = RouteSlot::default();
         let (mut parts, body) = request.into_parts();
+        let mut hsts = false;
+        if let Some(https) = &self.security.0.https {
+            if scheme_of(&parts) == RequestScheme::Http {
+                return ResponseFuture {
+                    kind: Kind::Ready {
+                        response: Some(https.refuse_plain(&parts, credentialed)),
+                    },
+                };
+            }
+            hsts = true;
+        }
         parts.extensions.insert(self.security.clone());
         parts.extensions.insert(slot.clone());
         let limit = self.security.body_limit();
@@ -129,12 +141,18 @@ where
                     inner: self.inner.call(request),
                     credentialed,
                     slot: Some(slot),
+                    security: if hsts {
+                        Some(self.security.clone())
+                    } else {
+                        None
+                    },
                 },
             };
         }
         // A request with an Idempotency-Key is read first (within the body cap) so that
         // its fingerprint is known to the guard; the inner service was made ready by
         // `poll_ready`, so it is the one that runs, and a fresh clone takes its place.
+        let security = self.security.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
@@ -145,6 +163,9 @@ where
                     let response = inner.call(Request::from_parts(parts, body)).await?;
                     let mut response = record_idempotent(&slot, response).await;
                     finish(response.headers_mut(), credentialed, &slot);
+                    if hsts && let Some(https) = &security.0.https {
+                        add_hsts(response.headers_mut(), https);
+                    }
                     Ok(response)
                 }),
             },
@@ -250,6 +271,12 @@ pin_project_lite::pin_project! {
             inner: F,
             credentialed: bool,
             slot: Option<RouteSlot>,
+            // Present when the response gets HSTS.
+            security: Option<Security>,
+        },
+        // Answered by the layer itself (plain HTTP when HTTPS is required).
+        Ready {
+            response: Option<Response>,
         },
         // Requests with an `Idempotency-Key`, whose body is read first.
         Boxed {
@@ -270,6 +297,7 @@ where
                 inner,
                 credentialed,
                 slot,
+                security,
             } => {
                 let mut response = match inner.poll(cx) {
                     Poll::Ready(Ok(response)) => response,
@@ -278,6 +306,17 @@ where
                 if let Some(slot) = slot.take() {
                     finish(response.headers_mut(), *credentialed, &slot);
                 }
+                if let Some(https) = security.as_ref().and_then(|s| s.0.https.as_ref()) {
+                    add_hsts(response.headers_mut(), https);
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Ready { response } => {
+                let mut response = response
+                    .take()
+                    .unwrap_or_else(|| crate::SecurityError::misconfigured().into_response());
+                apply_route_headers(response.headers_mut(), None);
+                apply_profile(response.headers_mut(), true);
                 Poll::Ready(Ok(response))
             }
             KindProj::Boxed { future } => future.as_mut().poll(cx),

@@ -27,8 +27,10 @@
 //! ```
 
 mod config;
+mod cors;
 mod error;
 mod guard;
+mod https;
 mod jwt;
 mod layer;
 mod limiter;
@@ -43,8 +45,10 @@ pub use config::{
     ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY,
     DEFAULT_REPLAY_MAX_LIFETIME, Security, SecurityBuilder,
 };
+pub use cors::CorsPolicy;
 pub use error::{ErrorKind, FieldError, SecurityError};
 pub use guard::{ClientIp, Guard};
+pub use https::{HttpsSettings, RequestScheme};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
 pub use limiter::ManualClock;

@@ -471,3 +471,160 @@ async fn routes_choose_their_header_profile_and_csp() {
         Some("default-src 'none'; frame-ancestors 'none'")
     );
 }
+
+fn https_app(settings: secure_api::HttpsSettings) -> Router {
+    app_from(builder().require_https(settings)).0
+}
+
+fn over_tls(req: Req) -> Req {
+    req.extension(secure_api::RequestScheme::Https)
+}
+
+#[tokio::test]
+async fn https_responses_carry_hsts() {
+    let app = https_app(secure_api::HttpsSettings::new());
+    let viewer = Claims::new("vera").roles(["viewer"]).hs256();
+    let res = over_tls(Req::get("/v0/customers").bearer(&viewer))
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    // Refusals too.
+    let refused = over_tls(Req::get("/v0/customers")).send(&app).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.header("strict-transport-security").is_some());
+    let preload = https_app(secure_api::HttpsSettings::new().preload());
+    let res = over_tls(Req::get("/docs")).send(&preload).await;
+    assert_eq!(
+        res.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains; preload")
+    );
+}
+
+#[tokio::test]
+async fn plain_http_browser_requests_are_redirected_to_https() {
+    let app = https_app(secure_api::HttpsSettings::new().https_port(8443));
+    let res = Req::get("/docs?page=2")
+        .header("host", "api.example.com:8080")
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 308);
+    assert_eq!(
+        res.header("location"),
+        Some("https://api.example.com:8443/docs?page=2")
+    );
+    assert!(
+        res.header("strict-transport-security").is_none(),
+        "HSTS is only sent over HTTPS"
+    );
+    // A Host that could break the Location header is not echoed.
+    let res = Req::get("/docs")
+        .header("host", "evil.example/@attacker.example")
+        .send(&app)
+        .await;
+    res.problem(400, "https_required");
+}
+
+#[tokio::test]
+async fn plain_http_api_calls_with_credentials_are_refused_unprocessed() {
+    let (app, calls) = app_from(builder().require_https(secure_api::HttpsSettings::new()));
+    let editor = Claims::new("eddie").roles(["editor"]).jti("plain").hs256();
+    let res = Req::post("/v1/transfers")
+        .header("host", "api.example.com")
+        .bearer(&editor)
+        .json(&transfer_body())
+        .send(&app)
+        .await;
+    res.problem(400, "https_required");
+    res.assert_leaks_nothing_of(&editor);
+    // A GET with credentials is refused too, not redirected with them.
+    let viewer = Claims::new("vera").roles(["viewer"]).hs256();
+    let res = Req::get("/v0/customers")
+        .header("host", "api.example.com")
+        .bearer(&viewer)
+        .send(&app)
+        .await;
+    res.problem(400, "https_required");
+    // And a POST without credentials is not redirected.
+    let res = Req::post("/v1/payments")
+        .header("host", "api.example.com")
+        .json(&transfer_body())
+        .send(&app)
+        .await;
+    res.problem(400, "https_required");
+    assert_eq!(calls.0.load(Ordering::SeqCst), 0);
+    // The jti was not spent: over HTTPS the same token works.
+    let res = over_tls(
+        Req::post("/v1/transfers")
+            .bearer(&editor)
+            .json(&transfer_body()),
+    )
+    .send(&app)
+    .await;
+    assert_eq!(res.status, 201);
+}
+
+#[tokio::test]
+async fn hsts_preload_needs_a_year_and_subdomains() {
+    let err = builder()
+        .require_https(
+            secure_api::HttpsSettings::new()
+                .preload()
+                .hsts_max_age(Duration::from_secs(600)),
+        )
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "require_https.preload");
+}
+
+#[tokio::test]
+async fn cors_allows_only_listed_origins() {
+    let cors = secure_api::CorsPolicy::new()
+        .allow_origin("https://app.example.com")
+        .allow_methods(["GET", "POST"])
+        .allow_headers(["authorization", "content-type"])
+        .allow_credentials()
+        .build()
+        .unwrap();
+    let (app, _) = app();
+    let app = app.layer(cors);
+    let preflight = |origin: &'static str| {
+        Req::new(axum::http::Method::OPTIONS, "/v0/customers")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+    };
+    let ok = preflight("https://app.example.com").send(&app).await;
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
+    let other = preflight("https://evil.example").send(&app).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn cors_refuses_dangerous_configurations_at_startup() {
+    use secure_api::CorsPolicy;
+    let cases = [
+        CorsPolicy::new().allow_any_origin().allow_credentials(),
+        CorsPolicy::new().allow_origin("null"),
+        CorsPolicy::new().allow_origin("https://app.example.com/path"),
+        CorsPolicy::new().allow_origin("http://app.example.com"),
+        CorsPolicy::new(),
+    ];
+    for case in cases {
+        let err = case.build().unwrap_err();
+        assert_eq!(err.setting(), "cors.allow_origin", "{err}");
+    }
+    let err = CorsPolicy::new()
+        .allow_origin("https://app.example.com")
+        .allow_headers(["*"])
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "cors.allow_headers");
+}
