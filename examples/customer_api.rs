@@ -4,6 +4,11 @@
 //! cargo run --example customer_api
 //! ```
 //!
+//! Flags:
+//! - `--tls-self-signed`: serve HTTPS on the same address with a certificate generated at
+//!   start-up (written next to the other temporary files; its path is printed).
+//! - `--tls-cert PATH --tls-key PATH`: serve HTTPS with this certificate chain and key.
+//!
 //! Settings (environment):
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
@@ -251,7 +256,9 @@ fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError
     )?)
 }
 
-fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupError> {
+fn print_sample_tokens(secret: &[u8], scheme: &str, addr: SocketAddr) -> Result<(), StartupError> {
+    let curl = if scheme == "https" { "curl -k" } else { "curl" };
+    let base = format!("{scheme}://{addr}");
     let viewer = mint(secret, "vera", &["viewer"])?;
     let editor = mint(secret, "eddie", &["editor"])?;
     let admin = mint(secret, "ada", &["admin"])?;
@@ -261,20 +268,65 @@ fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupErr
          export VIEWER={viewer}\n\
          export EDITOR={editor}\n\
          export ADMIN={admin}\n\n\
-         curl -i http://{addr}/health\n\
-         curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/me\n\
-         curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/customers\n\
-         curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
-         -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' http://{addr}/v1/customers\n\
-         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n\
+         {curl} -i {base}/health\n\
+         {curl} -i -H \"Authorization: Bearer $VIEWER\" {base}/v1/me\n\
+         {curl} -i -H \"Authorization: Bearer $VIEWER\" {base}/v1/customers\n\
+         {curl} -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
+         -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' {base}/v1/customers\n\
+         {curl} -i -X DELETE -H \"Authorization: Bearer $ADMIN\" {base}/v1/customers/1\n\
          # each token's jti is single-use on /v1/transfers:\n\
-         curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
-         -d '{{\"to\":\"acct-42\",\"amount_cents\":1500}}' http://{addr}/v1/transfers\n"
+         {curl} -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
+         -d '{{\"to\":\"acct-42\",\"amount_cents\":1500}}' {base}/v1/transfers\n"
     );
     Ok(())
 }
 
+/// How the quickstart serves: plain HTTP, or HTTPS with a certificate.
+enum Transport {
+    Plain,
+    SelfSigned,
+    Files { cert: String, key: String },
+}
+
+fn parse_flags() -> Result<Transport, StartupError> {
+    let mut transport = Transport::Plain;
+    let mut cert = None;
+    let mut key = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls-self-signed" => transport = Transport::SelfSigned,
+            "--tls-cert" => {
+                cert = Some(
+                    args.next()
+                        .ok_or_else(|| StartupError("--tls-cert needs a path".into()))?,
+                )
+            }
+            "--tls-key" => {
+                key = Some(
+                    args.next()
+                        .ok_or_else(|| StartupError("--tls-key needs a path".into()))?,
+                )
+            }
+            other => {
+                return Err(StartupError(format!(
+                    "unknown argument {other:?}; flags: --tls-self-signed, --tls-cert PATH --tls-key PATH"
+                )));
+            }
+        }
+    }
+    match (transport, cert, key) {
+        (Transport::SelfSigned, None, None) => Ok(Transport::SelfSigned),
+        (Transport::Plain, Some(cert), Some(key)) => Ok(Transport::Files { cert, key }),
+        (Transport::Plain, None, None) => Ok(Transport::Plain),
+        _ => Err(StartupError(
+            "give either --tls-self-signed, or both --tls-cert and --tls-key".into(),
+        )),
+    }
+}
+
 async fn run() -> Result<(), StartupError> {
+    let transport = parse_flags()?;
     let addr: SocketAddr = match std::env::var("SECURE_API_ADDR") {
         Ok(value) => value.parse().map_err(|_| {
             StartupError(format!(
@@ -295,7 +347,29 @@ async fn run() -> Result<(), StartupError> {
             ));
         }
     };
-    let security = Security::builder()
+    let tls = match &transport {
+        Transport::Plain => None,
+        Transport::SelfSigned => {
+            let (tls, pem) = secure_api::tls::TlsConfig::self_signed(&["localhost", "127.0.0.1"])?;
+            let path =
+                std::env::temp_dir().join(format!("customer_api-{}.pem", std::process::id()));
+            std::fs::write(&path, pem)
+                .map_err(|e| StartupError(format!("cannot write the certificate: {e}")))?;
+            println!(
+                "self-signed certificate: {} (curl --cacert it)",
+                path.display()
+            );
+            Some(tls)
+        }
+        Transport::Files { cert, key } => {
+            Some(secure_api::tls::TlsConfig::from_pem_files(cert, key)?)
+        }
+    };
+    let mut builder = Security::builder();
+    if tls.is_some() {
+        builder = builder.require_https(secure_api::HttpsSettings::new());
+    }
+    let security = builder
         .hmac_secret(secret.clone())
         .issuer(ISSUER)
         .audience(AUDIENCE)
@@ -316,19 +390,26 @@ async fn run() -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError(format!("SECURE_API_ADDR: cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
-    tracing::info!(%local, "customer_api listening");
-    println!("customer_api listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%local, scheme, "customer_api listening");
+    println!("customer_api listening on {scheme}://{local}");
     if generated {
-        print_sample_tokens(&secret, local)?;
+        print_sample_tokens(&secret, scheme, local)?;
     }
-    axum::serve(
-        listener,
-        app(&security).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    };
+    match tls {
+        Some(tls) => secure_api::tls::serve_tls(listener, app(&security), tls, shutdown).await?,
+        None => {
+            axum::serve(
+                listener,
+                app(&security).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        }
+    }
     Ok(())
 }
 

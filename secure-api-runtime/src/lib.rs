@@ -39,6 +39,9 @@ mod principal;
 mod rbac;
 mod replay;
 mod transport;
+
+#[cfg(feature = "tls")]
+pub mod tls;
 mod validation;
 
 pub use config::{
