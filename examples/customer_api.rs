@@ -4,6 +4,11 @@
 //! cargo run --example customer_api
 //! ```
 //!
+//! Flags:
+//! - `--tls-self-signed`: serve HTTPS on the same address with a certificate generated at
+//!   start-up (written next to the other temporary files; its path is printed).
+//! - `--tls-cert PATH --tls-key PATH`: serve HTTPS with this certificate chain and key.
+//!
 //! Settings (environment):
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
@@ -16,6 +21,7 @@
 //! (public) the OpenAPI 3.1 document of every route, audit events go to the log target
 //! `secure_api::audit`, and `--print-policies` (`--print-policies=json`) prints the policy
 //! inventory and exits.
+//! On `POST /v1/transfers` a token's `jti` is single-use.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secure_api::openapi::secure_openapi;
@@ -63,6 +69,14 @@ struct NewCustomer {
     email: String,
 }
 
+#[derive(Debug, Deserialize, Validate)]
+struct NewTransfer {
+    #[validate(length(min = 1, max = 64))]
+    to: String,
+    #[validate(range(min = 1, max = 1_000_000))]
+    amount_cents: u64,
+}
+
 #[derive(Clone, Default)]
 struct AppState {
     customers: Arc<RwLock<BTreeMap<u64, Customer>>>,
@@ -70,6 +84,7 @@ struct AppState {
     metrics: Option<PrometheusHandle>,
     /// Set once the router exists: the document is checked against it.
     openapi: Arc<OnceLock<String>>,
+    next_transfer: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -77,6 +92,7 @@ impl AppState {
         let state = AppState {
             next_id: Arc::new(AtomicU64::new(1)),
             metrics,
+            next_transfer: Arc::new(AtomicU64::new(1)),
             ..AppState::default()
         };
         for (name, email) in [
@@ -183,6 +199,37 @@ async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Moves money: each token's `jti` may be used once here.
+#[secure(role = "editor", validate, replay)]
+async fn create_transfer(
+    State(state): State<AppState>,
+    Json(transfer): Json<NewTransfer>,
+) -> impl IntoResponse {
+    let id = state.next_transfer.fetch_add(1, Ordering::Relaxed);
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "to": transfer.to, "amount_cents": transfer.amount_cents })),
+    )
+}
+
+/// The previous version of the customer list, kept until its sunset.
+#[secure(
+    role = "viewer",
+    deprecated = "2026-01-01",
+    sunset = "2027-12-31",
+    link = "/v1/customers"
+)]
+async fn list_customers_v0(State(state): State<AppState>) -> Json<Vec<Customer>> {
+    let customers = state.customers.read().unwrap_or_else(|e| e.into_inner());
+    Json(customers.values().cloned().collect())
+}
+
+/// Retired: answers 410 Gone since its sunset date.
+#[secure(role = "admin", sunset = "2026-06-30")]
+async fn export_v0() -> &'static str {
+    "retired"
+}
+
 fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -209,6 +256,9 @@ fn app(security: &Security, state: AppState) -> Router {
         )
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/v1/transfers", post(create_transfer))
+        .route("/v0/customers", get(list_customers_v0))
+        .route("/v0/export", get(export_v0))
         .with_state(state)
         .layer(security.layer())
 }
@@ -255,6 +305,34 @@ fn not_found_response() -> Response {
             json_content(Ref::from_schema_name("Problem")),
         )
         .build()
+}
+
+/// A transfer as sent (`with_id = false`) or as stored.
+fn transfer_schema(with_id: bool) -> ObjectBuilder {
+    let mut schema = ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object));
+    if with_id {
+        schema = schema
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(1)),
+            )
+            .required("id");
+    }
+    schema
+        .property("to", string().min_length(Some(1)).max_length(Some(64)))
+        .property(
+            "amount_cents",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1))
+                .maximum(Some(1_000_000)),
+        )
+        .required("to")
+        .required("amount_cents")
 }
 
 /// What each route does and returns on success; `secure_openapi` adds what the policies
@@ -396,6 +474,53 @@ fn openapi_base() -> OpenApi {
             ),
         )
         .path(
+            "/v1/transfers",
+            PathItem::new(
+                HttpMethod::Post,
+                op(
+                    "create_transfer",
+                    "Move money; each token's jti is single-use",
+                )
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content("application/json", json_content(transfer_schema(false)))
+                        .build(),
+                ))
+                .response(
+                    "201",
+                    ok("The transfer.", "application/json", transfer_schema(true)),
+                ),
+            ),
+        )
+        .path(
+            "/v0/customers",
+            PathItem::new(
+                HttpMethod::Get,
+                op(
+                    "list_customers_v0",
+                    "Every customer (deprecated: use /v1/customers)",
+                )
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("The customers, with Deprecation, Sunset and Link headers.")
+                        .content(
+                            "application/json",
+                            json_content(ArrayBuilder::new().items(customer_schema())),
+                        )
+                        .build(),
+                ),
+            ),
+        )
+        .path(
+            "/v0/export",
+            PathItem::new(
+                HttpMethod::Get,
+                op("export_v0", "Retired export (past its sunset: 410 Gone)"),
+            ),
+        )
+        .path(
             "/metrics",
             PathItem::new(
                 HttpMethod::Get,
@@ -446,31 +571,6 @@ async fn app_with_openapi(
     Ok(router)
 }
 
-/// `--print-policies` or `--print-policies=json`: print the inventory, then exit.
-enum Command {
-    Serve,
-    PrintPolicies { json: bool },
-}
-
-fn command() -> Result<Command, StartupError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => Ok(Command::Serve),
-        ["--print-policies"] | ["--print-policies=table"] => {
-            Ok(Command::PrintPolicies { json: false })
-        }
-        ["--print-policies=json"] => Ok(Command::PrintPolicies { json: true }),
-        other => Err(StartupError(format!(
-            "unknown arguments {other:?}: expected none, --print-policies or --print-policies=json"
-        ))),
-    }
-}
-
 /// A startup error naming the setting at fault.
 struct StartupError(String);
 
@@ -487,6 +587,13 @@ fn random_secret() -> Result<Vec<u8>, StartupError> {
     Ok(secret)
 }
 
+fn random_id() -> Result<String, StartupError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StartupError(format!("cannot generate a token id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let claims = json!({
@@ -496,6 +603,7 @@ fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError
         "iat": now,
         "exp": now + SAMPLE_TOKEN_LIFETIME.as_secs(),
         "roles": roles,
+        "jti": random_id()?,
     });
     let key = jsonwebtoken::EncodingKey::from_secret(secret)?;
     Ok(jsonwebtoken::encode(
@@ -505,7 +613,9 @@ fn mint(secret: &[u8], sub: &str, roles: &[&str]) -> Result<String, StartupError
     )?)
 }
 
-fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupError> {
+fn print_sample_tokens(secret: &[u8], scheme: &str, addr: SocketAddr) -> Result<(), StartupError> {
+    let curl = if scheme == "https" { "curl -k" } else { "curl" };
+    let base = format!("{scheme}://{addr}");
     let viewer = mint(secret, "vera", &["viewer"])?;
     let editor = mint(secret, "eddie", &["editor"])?;
     let admin = mint(secret, "ada", &["admin"])?;
@@ -515,31 +625,97 @@ fn print_sample_tokens(secret: &[u8], addr: SocketAddr) -> Result<(), StartupErr
          export VIEWER={viewer}\n\
          export EDITOR={editor}\n\
          export ADMIN={admin}\n\n\
-         curl -i http://{addr}/health\n\
-         curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/me\n\
-         curl -i -H \"Authorization: Bearer $VIEWER\" http://{addr}/v1/customers\n\
-         curl -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
-         -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' http://{addr}/v1/customers\n\
-         curl -i -X DELETE -H \"Authorization: Bearer $ADMIN\" http://{addr}/v1/customers/1\n\
-         curl -H \"Authorization: Bearer $ADMIN\" http://{addr}/metrics\n\
-         curl http://{addr}/openapi.json\n"
+         {curl} -i {base}/health\n\
+         {curl} -i -H \"Authorization: Bearer $VIEWER\" {base}/v1/me\n\
+         {curl} -i -H \"Authorization: Bearer $VIEWER\" {base}/v1/customers\n\
+         {curl} -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
+         -d '{{\"name\":\"Grace Hopper\",\"email\":\"grace@example.com\"}}' {base}/v1/customers\n\
+         {curl} -i -X DELETE -H \"Authorization: Bearer $ADMIN\" {base}/v1/customers/1\n\
+         # each token's jti is single-use on /v1/transfers:\n\
+         {curl} -i -H \"Authorization: Bearer $EDITOR\" -H 'Content-Type: application/json' \
+         -d '{{\"to\":\"acct-42\",\"amount_cents\":1500}}' {base}/v1/transfers\n\
+         {curl} -H \"Authorization: Bearer $ADMIN\" {base}/metrics\n\
+         {curl} {base}/openapi.json\n"
     );
     Ok(())
 }
 
-async fn run() -> Result<(), StartupError> {
-    if let Command::PrintPolicies { json } = command()? {
-        use std::io::Write;
-        let inventory = secure_api::policies();
-        let text = if json {
-            format!("{:#}\n", inventory.to_json())
-        } else {
-            inventory.to_string()
-        };
-        // A closed pipe (`| head`) is not an error worth a panic.
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
-        return Ok(());
+/// How the quickstart serves: plain HTTP, or HTTPS with a certificate.
+enum Transport {
+    Plain,
+    SelfSigned,
+    Files { cert: String, key: String },
+}
+
+/// What the command line asks for.
+enum Command {
+    Serve(Transport),
+    /// `--print-policies` or `--print-policies=json`: print the inventory, then exit.
+    PrintPolicies {
+        json: bool,
+    },
+}
+
+const USAGE: &str = "flags: --tls-self-signed, --tls-cert PATH --tls-key PATH, \
+                     --print-policies, --print-policies=json";
+
+fn command() -> Result<Command, StartupError> {
+    let mut self_signed = false;
+    let mut cert = None;
+    let mut key = None;
+    let mut print = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls-self-signed" => self_signed = true,
+            "--tls-cert" => {
+                cert = Some(
+                    args.next()
+                        .ok_or_else(|| StartupError("--tls-cert needs a path".into()))?,
+                );
+            }
+            "--tls-key" => {
+                key = Some(
+                    args.next()
+                        .ok_or_else(|| StartupError("--tls-key needs a path".into()))?,
+                );
+            }
+            "--print-policies" | "--print-policies=table" => print = Some(false),
+            "--print-policies=json" => print = Some(true),
+            other => {
+                return Err(StartupError(format!("unknown argument {other:?}; {USAGE}")));
+            }
+        }
     }
+    if let Some(json) = print {
+        return Ok(Command::PrintPolicies { json });
+    }
+    match (self_signed, cert, key) {
+        (true, None, None) => Ok(Command::Serve(Transport::SelfSigned)),
+        (false, Some(cert), Some(key)) => Ok(Command::Serve(Transport::Files { cert, key })),
+        (false, None, None) => Ok(Command::Serve(Transport::Plain)),
+        _ => Err(StartupError(
+            "give either --tls-self-signed, or both --tls-cert and --tls-key".into(),
+        )),
+    }
+}
+
+async fn run() -> Result<(), StartupError> {
+    let transport = match command()? {
+        Command::Serve(transport) => transport,
+        Command::PrintPolicies { json } => {
+            use std::io::Write;
+            let inventory = secure_api::policies();
+            let text = if json {
+                format!("{:#}\n", inventory.to_json())
+            } else {
+                inventory.to_string()
+            };
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            return Ok(());
+        }
+    };
     let addr: SocketAddr = match std::env::var("SECURE_API_ADDR") {
         Ok(value) => value.parse().map_err(|_| {
             StartupError(format!(
@@ -560,12 +736,36 @@ async fn run() -> Result<(), StartupError> {
             ));
         }
     };
-    let security = Security::builder()
+    let tls = match &transport {
+        Transport::Plain => None,
+        Transport::SelfSigned => {
+            let (tls, pem) = secure_api::tls::TlsConfig::self_signed(&["localhost", "127.0.0.1"])?;
+            let path =
+                std::env::temp_dir().join(format!("customer_api-{}.pem", std::process::id()));
+            std::fs::write(&path, pem)
+                .map_err(|e| StartupError(format!("cannot write the certificate: {e}")))?;
+            println!(
+                "self-signed certificate: {} (curl --cacert it)",
+                path.display()
+            );
+            Some(tls)
+        }
+        Transport::Files { cert, key } => {
+            Some(secure_api::tls::TlsConfig::from_pem_files(cert, key)?)
+        }
+    };
+    let mut builder = Security::builder();
+    if tls.is_some() {
+        builder = builder.require_https(secure_api::HttpsSettings::new());
+    }
+    let security = builder
         .hmac_secret(secret.clone())
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .role_hierarchy("admin > editor > viewer")
         .realm("customer-api")
+        // The sample tokens live 24 hours; replay-protected routes accept that lifetime.
+        .replay_max_token_lifetime(SAMPLE_TOKEN_LIFETIME)
         .build()
         .map_err(|e| {
             if e.setting() == "jwt.key" {
@@ -584,19 +784,26 @@ async fn run() -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError(format!("SECURE_API_ADDR: cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr()?;
-    tracing::info!(%local, "customer_api listening");
-    println!("customer_api listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%local, scheme, "customer_api listening");
+    println!("customer_api listening on {scheme}://{local}");
     if generated {
-        print_sample_tokens(&secret, local)?;
+        print_sample_tokens(&secret, scheme, local)?;
     }
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    };
+    match tls {
+        Some(tls) => secure_api::tls::serve_tls(listener, router, tls, shutdown).await?,
+        None => {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -13,7 +13,21 @@ use syn::{Attribute, Expr, ExprArray, Ident, Lit, LitStr, Signature, Token, Visi
 use crate::error::Errors;
 
 /// Every key `#[secure]` accepts, in the order the docs list them.
-pub(crate) const KEYS: &[&str] = &["public", "role", "any_role", "rate", "validate", "crate"];
+pub(crate) const KEYS: &[&str] = &[
+    "public",
+    "role",
+    "any_role",
+    "rate",
+    "validate",
+    "replay",
+    "idempotent",
+    "deprecated",
+    "sunset",
+    "link",
+    "headers",
+    "csp",
+    "crate",
+];
 
 /// A key that was given, with the token that named it and where it stood among the entries
 /// (so a conflict can be reported on whichever of two keys came second).
@@ -52,6 +66,13 @@ pub(crate) struct Args {
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
+    pub(crate) replay: Option<Keyed<()>>,
+    pub(crate) idempotent: Option<Keyed<()>>,
+    pub(crate) deprecated: Option<Keyed<LitStr>>,
+    pub(crate) sunset: Option<Keyed<LitStr>>,
+    pub(crate) link: Option<Keyed<LitStr>>,
+    pub(crate) headers: Option<Keyed<LitStr>>,
+    pub(crate) csp: Option<Keyed<LitStr>>,
 }
 
 /// One entry before its key is interpreted.
@@ -191,7 +212,7 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<Entry> {
 fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut Errors) {
     let Entry { key, value } = entry;
     match name {
-        "public" | "validate" => {
+        "public" | "validate" | "replay" | "idempotent" => {
             if let Some((_, value)) = value {
                 errors.spanned(
                     &value,
@@ -199,17 +220,23 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 );
                 return;
             }
-            let slot = if name == "public" {
-                &mut args.public
-            } else {
-                &mut args.validate
+            let slot = match name {
+                "public" => &mut args.public,
+                "replay" => &mut args.replay,
+                "idempotent" => &mut args.idempotent,
+                _ => &mut args.validate,
             };
             *slot = Some(Keyed::new(&key, position, ()));
         }
-        "role" | "rate" | "crate" => {
+        "role" | "rate" | "crate" | "deprecated" | "sunset" | "link" | "headers" | "csp" => {
             let example = match name {
                 "role" => "role = \"admin\"",
                 "rate" => "rate = \"100/15m\"",
+                "deprecated" => "deprecated = \"2027-01-01\"",
+                "sunset" => "sunset = \"2027-06-30\"",
+                "link" => "link = \"https://api.example.com/v2/docs\"",
+                "headers" => "headers = \"relaxed\"",
+                "csp" => "csp = \"default-src 'self'\"",
                 _ => "crate = \"secure_api\"",
             };
             let Some((_, value)) = value else {
@@ -229,6 +256,11 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             match name {
                 "role" => args.role = Some(Keyed::new(&key, position, lit)),
                 "rate" => args.rate = Some(Keyed::new(&key, position, lit)),
+                "deprecated" => args.deprecated = Some(Keyed::new(&key, position, lit)),
+                "sunset" => args.sunset = Some(Keyed::new(&key, position, lit)),
+                "link" => args.link = Some(Keyed::new(&key, position, lit)),
+                "headers" => args.headers = Some(Keyed::new(&key, position, lit)),
+                "csp" => args.csp = Some(Keyed::new(&key, position, lit)),
                 _ => match lit.parse::<syn::Path>() {
                     Ok(path) => args.krate = Some(Keyed::new(&key, position, path)),
                     Err(_) => errors.at(

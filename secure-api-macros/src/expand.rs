@@ -57,6 +57,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    let transport = transport(&model.transport);
 
     let guard: FnArg = syn::parse_quote!(_: #krate::__private::Guard<#policy_ident>);
     let mut inputs = Punctuated::new();
@@ -95,7 +96,8 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 )
                 #roles
                 #rates
-                #validated;
+                #validated
+                #transport;
         }
 
         #krate::__private::inventory::submit! {
@@ -110,6 +112,35 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
             #body
         }
     }
+}
+
+/// The const builder calls of the replay, idempotency, deprecation and header keys.
+fn transport(t: &crate::transport::Transport) -> TokenStream {
+    let mut out = TokenStream::new();
+    if t.replay {
+        out.extend(quote!(.single_use_tokens()));
+    }
+    if t.idempotent {
+        out.extend(quote!(.idempotent()));
+    }
+    if let Some(at) = t.deprecated_at {
+        let at = Literal::i64_suffixed(at);
+        out.extend(quote!(.deprecated_at(#at)));
+    }
+    if let Some(at) = t.sunset_at {
+        let at = Literal::i64_suffixed(at);
+        out.extend(quote!(.sunset_at(#at)));
+    }
+    if let Some(link) = &t.link {
+        out.extend(quote!(.deprecation_link(#link)));
+    }
+    if t.profile == crate::transport::Profile::Relaxed {
+        out.extend(quote!(.relaxed_headers()));
+    }
+    if let Some(csp) = &t.csp {
+        out.extend(quote!(.content_security_policy(#csp)));
+    }
+    out
 }
 
 /// `pat: ty` becomes `__private::W(pat): __private::W<ty>`.

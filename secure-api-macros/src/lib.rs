@@ -6,6 +6,7 @@
 mod args;
 mod error;
 mod expand;
+mod transport;
 mod validate;
 
 use proc_macro::TokenStream;

@@ -44,6 +44,8 @@ pub(crate) struct Model {
     /// Indices of the other `Json`/`Query`/`Form`/`Path` arguments: their rejections are
     /// rendered as problem+json too, but there is nothing to validate.
     pub(crate) decoded_args: Vec<usize>,
+    /// Replay, idempotency, deprecation and header keys.
+    pub(crate) transport: crate::transport::Transport,
 }
 
 /// Extractors whose value `validate` checks after extraction.
@@ -53,6 +55,7 @@ const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 /// no error was recorded, but it is always returned so that every check runs.
 pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
     let access = access(&args, errors);
+    let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
     let rates = args
         .rate
         .as_ref()
@@ -104,6 +107,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validate: args.validate.is_some(),
         validated_args,
         decoded_args,
+        transport,
     }
 }
 

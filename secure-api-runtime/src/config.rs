@@ -31,15 +31,19 @@ use jsonwebtoken::Algorithm;
 use crate::audit::{
     ClientCounters, DEFAULT_AUDIT_WINDOW, DEFAULT_BURST_THRESHOLD, DEFAULT_TRACKED_CLIENTS,
 };
+use crate::https::{HttpsPolicy, HttpsSettings};
 use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::layer::SecurityLayer;
 use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
 use crate::rbac::RoleHierarchy;
+use crate::replay::{IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore};
 
 /// Default cap on request bodies (1 MiB), applied to every route behind the layer.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default clock skew tolerated on `exp` and `nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default longest lifetime (`exp` - `iat`) of a token on `replay` routes.
+pub const DEFAULT_REPLAY_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// Default interval of the background purge of idle rate-limit keys.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -130,6 +134,11 @@ pub(crate) struct Inner {
     pub(crate) request_id_header: Option<http::HeaderName>,
     pub(crate) counters: ClientCounters,
     pub(crate) log_requests: bool,
+    pub(crate) nonces: Arc<dyn NonceStore>,
+    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    pub(crate) replay_max_lifetime: Duration,
+    pub(crate) leeway_secs: u64,
+    pub(crate) https: Option<HttpsPolicy>,
 }
 
 impl fmt::Debug for Security {
@@ -261,6 +270,10 @@ pub struct SecurityBuilder {
     burst_threshold: Option<u32>,
     tracked_clients: Option<usize>,
     log_requests: bool,
+    nonces: Option<Arc<dyn NonceStore>>,
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
+    replay_max_lifetime: Option<Duration>,
+    https: Option<HttpsSettings>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -498,6 +511,56 @@ impl SecurityBuilder {
         self
     }
 
+    /// Where `replay` routes record spent token ids (default: in memory, one million
+    /// entries).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .nonce_store(Arc::new(secure_api_runtime::MemoryNonceStore::new(10_000)));
+    /// ```
+    pub fn nonce_store(mut self, store: Arc<dyn NonceStore>) -> Self {
+        self.nonces = Some(store);
+        self
+    }
+
+    /// Where `idempotent` routes record keys and responses (default: in memory, 10,000
+    /// keys kept 24 hours).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let b = secure_api_runtime::Security::builder().idempotency_store(Arc::new(
+    ///     secure_api_runtime::MemoryIdempotencyStore::new(1_000, Duration::from_secs(3600)),
+    /// ));
+    /// ```
+    pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    /// The longest token lifetime (`exp` - `iat`) accepted on `replay` routes (default one
+    /// hour): the spent `jti` must be remembered that long.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().replay_max_token_lifetime(std::time::Duration::from_secs(900));
+    /// ```
+    pub fn replay_max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.replay_max_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Requires HTTPS: plain-HTTP requests are redirected (browser-style GET/HEAD) or
+    /// refused (everything else, above all requests with credentials), and HTTPS responses
+    /// carry `Strict-Transport-Security`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().require_https(secure_api_runtime::HttpsSettings::new());
+    /// ```
+    pub fn require_https(mut self, settings: HttpsSettings) -> Self {
+        self.https = Some(settings);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -592,6 +655,16 @@ impl SecurityBuilder {
                 "the cleanup interval must be positive",
             ));
         }
+        let replay_max_lifetime = self
+            .replay_max_lifetime
+            .unwrap_or(DEFAULT_REPLAY_MAX_LIFETIME);
+        if replay_max_lifetime.is_zero() {
+            return Err(ConfigError::new(
+                "replay_max_token_lifetime",
+                "the maximum token lifetime must be positive",
+            ));
+        }
+        let https = self.https.as_ref().map(HttpsPolicy::new).transpose()?;
         let clock = match self.clock {
             Some(clock) => LimiterClock::Manual(clock),
             None => LimiterClock::default(),
@@ -641,6 +714,18 @@ impl SecurityBuilder {
             request_id_header,
             counters,
             log_requests: self.log_requests,
+            nonces: self
+                .nonces
+                .unwrap_or_else(|| Arc::new(MemoryNonceStore::new(1_000_000))),
+            idempotency: self.idempotency.unwrap_or_else(|| {
+                Arc::new(MemoryIdempotencyStore::new(
+                    10_000,
+                    Duration::from_secs(24 * 3600),
+                ))
+            }),
+            replay_max_lifetime,
+            leeway_secs: leeway.as_secs(),
+            https,
         })))
     }
 }

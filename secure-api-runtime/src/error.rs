@@ -53,6 +53,19 @@ pub enum ErrorKind {
     Misconfigured,
     /// A store the policy needs is unavailable and the policy fails closed (503).
     Unavailable,
+    /// The route was retired at its sunset date (410).
+    Gone,
+    /// HTTPS is required and the request came over plain HTTP (400).
+    HttpsRequired,
+    /// An idempotent route was called without a usable `Idempotency-Key` (400).
+    IdempotencyKeyMissing,
+    /// A request with the same `Idempotency-Key` is still being processed (409).
+    IdempotencyConflict,
+    /// The `Idempotency-Key` was used before with a different request (422).
+    IdempotencyMismatch,
+    /// A repeat of a completed idempotent request, answered with its recorded response
+    /// instead of running the handler again.
+    IdempotentReplay,
 }
 
 impl ErrorKind {
@@ -72,6 +85,12 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Misconfigured => "server_error",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Gone => "gone",
+            ErrorKind::HttpsRequired => "https_required",
+            ErrorKind::IdempotencyKeyMissing => "idempotency_key_missing",
+            ErrorKind::IdempotencyConflict => "idempotency_conflict",
+            ErrorKind::IdempotencyMismatch => "idempotency_mismatch",
+            ErrorKind::IdempotentReplay => "idempotent_replay",
         }
     }
 }
@@ -177,6 +196,8 @@ struct Problem {
     errors: Vec<FieldError>,
     rate_limit: Option<RateLimitInfo>,
     request_id: Option<RequestId>,
+    /// A response recorded for an `Idempotency-Key`, sent back as is instead of a problem.
+    stored: Option<std::sync::Arc<crate::replay::StoredResponse>>,
 }
 
 impl SecurityError {
@@ -191,6 +212,7 @@ impl SecurityError {
             errors: Vec::new(),
             rate_limit: None,
             request_id: None,
+            stored: None,
         }))
     }
 
@@ -357,6 +379,86 @@ impl SecurityError {
         )
     }
 
+    /// 400: HTTPS is required; a plain-HTTP request (with credentials, or not a plain
+    /// GET/HEAD) is not processed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::https_required().into_response().status(), 400);
+    /// ```
+    pub fn https_required() -> Self {
+        Self::new(
+            ErrorKind::HttpsRequired,
+            StatusCode::BAD_REQUEST,
+            "This API is only served over HTTPS; credentials sent over plain HTTP must be considered exposed.",
+        )
+    }
+
+    /// 410: the route passed its sunset date.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::gone().into_response().status(), 410);
+    /// ```
+    pub fn gone() -> Self {
+        Self::new(
+            ErrorKind::Gone,
+            StatusCode::GONE,
+            "This endpoint has been retired; see the Link header for its replacement.",
+        )
+    }
+
+    /// 400: an idempotent route needs an `Idempotency-Key` header of 1 to 255 visible
+    /// ASCII characters.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_key_missing().into_response().status(), 400);
+    /// ```
+    pub fn idempotency_key_missing() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyKeyMissing,
+            StatusCode::BAD_REQUEST,
+            "This endpoint requires an Idempotency-Key header (1 to 255 visible ASCII characters).",
+        )
+    }
+
+    /// 409: the first request with this `Idempotency-Key` is still being processed.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_conflict().into_response().status(), 409);
+    /// ```
+    pub fn idempotency_conflict() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyConflict,
+            StatusCode::CONFLICT,
+            "A request with this Idempotency-Key is still being processed; retry later.",
+        )
+    }
+
+    /// 422: the `Idempotency-Key` was already used with a different request.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// assert_eq!(secure_api_runtime::SecurityError::idempotency_mismatch().into_response().status(), 422);
+    /// ```
+    pub fn idempotency_mismatch() -> Self {
+        Self::new(
+            ErrorKind::IdempotencyMismatch,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This Idempotency-Key was already used with a different request.",
+        )
+    }
+
+    /// The recorded response of an earlier request with the same `Idempotency-Key`; the
+    /// guard "refuses" to run the handler again by answering with it.
+    pub(crate) fn replayed(stored: std::sync::Arc<crate::replay::StoredResponse>) -> Self {
+        let mut e = Self::new(ErrorKind::IdempotentReplay, stored.status(), "");
+        e.0.stored = Some(stored);
+        e
+    }
+
     /// Sets the realm named in `WWW-Authenticate`.
     ///
     /// ```
@@ -490,6 +592,7 @@ struct ProblemBody<'a> {
 
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
@@ -500,6 +603,15 @@ impl IntoResponse for SecurityError {
             None => current_request_id(),
         };
         let request_id = self.0.request_id.as_ref().or(current.as_ref());
+        if let Some(stored) = &self.0.stored {
+            let mut response = (stored.status(), stored.body().clone()).into_response();
+            *response.headers_mut() = stored.headers().clone();
+            response.headers_mut().insert(
+                IDEMPOTENT_REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+            return response;
+        }
         let body = ProblemBody {
             type_: "about:blank",
             title: self.0.status.canonical_reason().unwrap_or("Error"),

@@ -36,6 +36,7 @@ use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
 use crate::registry::PolicyProbe;
+use crate::transport::{RouteSlot, Ticket, begin_idempotent, check_single_use, check_sunset};
 
 /// Proof that the request passed the policy `P`: the extractor `#[secure]` injects first,
 /// which refuses credentials in the URL, authenticates, authorizes and throttles, in that
@@ -71,16 +72,17 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let policy = P::POLICY;
         if let Some(probe) = parts.extensions.get::<PolicyProbe>() {
             // A coverage check asking which policy guards this route: answer and stop.
-            probe.answer(P::POLICY);
+            probe.answer(policy);
             return Err(SecurityError::misconfigured());
         }
-        let mut ctx = AuditContext::new(P::POLICY.handler(), parts, client_ip(parts));
+        let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
         let Some(security) = parts.extensions.get::<Security>().cloned() else {
             tracing::error!(
                 target: "secure_api",
-                handler = P::POLICY.handler(),
+                handler = policy.handler(),
                 "no Security layer in front of this secured handler; refusing the request \
                  (install it with `router.layer(security.layer())`)"
             );
@@ -88,12 +90,16 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
             return Err(refusal);
         };
-        let decision = security.enforce(P::POLICY, TypeId::of::<P>(), parts, &mut ctx);
+        // Tell the layer which route this is, so its response headers apply to refusals too.
+        if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
+            let _ = state.policy.set(policy);
+        }
+        let decision = security.decide(policy, TypeId::of::<P>(), parts, &mut ctx);
         let counters = Some(&security.0.counters);
-        let principal = match decision {
-            Ok(principal) => {
+        let (principal, ticket) = match decision {
+            Ok(decided) => {
                 audit::record(&ctx, "guard", Outcome::Allowed, counters);
-                principal
+                decided
             }
             Err(refusal) => {
                 audit::record(&ctx, "guard", Outcome::Refused(&refusal), counters);
@@ -101,10 +107,47 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             }
         };
         parts.extensions.insert(ctx);
+        if let Some(ticket) = ticket {
+            match parts.extensions.get::<RouteSlot>() {
+                Some(RouteSlot(state)) => {
+                    *state.ticket.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
+                }
+                None => return Err(SecurityError::misconfigured()),
+            }
+        }
         if let Some(principal) = principal {
             parts.extensions.insert(principal);
         }
         Ok(Guard(PhantomData))
+    }
+}
+
+impl Security {
+    /// Every check of the guard in its order: sunset, then `enforce` (URL credentials,
+    /// authentication, roles, rate limits), then the single-use token and the idempotency
+    /// key, which are only spent by requests that passed everything else.
+    fn decide(
+        &self,
+        policy: &'static Policy,
+        policy_id: TypeId,
+        parts: &Parts,
+        ctx: &mut AuditContext,
+    ) -> Result<(Option<Principal>, Option<Ticket>), SecurityError> {
+        check_sunset(policy)?;
+        let principal = self.enforce(policy, policy_id, parts, ctx)?;
+        if policy.requires_single_use_tokens() {
+            let Some(principal) = &principal else {
+                tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
+                return Err(SecurityError::misconfigured());
+            };
+            check_single_use(self, principal)?;
+        }
+        let ticket = if policy.is_idempotent() {
+            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)?
+        } else {
+            None
+        };
+        Ok((principal, ticket))
     }
 }
 

@@ -15,13 +15,6 @@
 //!
 //! and removes `Server` and `X-Powered-By`.
 //!
-//! Each request gets a [`RequestId`](crate::RequestId) (from the trusted inbound header when
-//! one is configured, generated otherwise), available to handlers as an extractor, carried
-//! by every refusal's problem+json body and by the audit events, and echoed in the
-//! `X-Request-Id` response header. With
-//! [`log_requests`](crate::SecurityBuilder::log_requests), one event per request is logged
-//! with credentials redacted.
-//!
 //! ```
 //! use axum::{routing::get, Router};
 //! # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
@@ -34,20 +27,26 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use aws_lc_rs::digest;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, REFERRER_POLICY, SERVER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
-use http_body_util::Limited;
+use http_body_util::{BodyExt, Limited};
+
 use tower::{Layer, Service};
 
 use crate::audit::{self, RequestId};
 use crate::config::Security;
+use crate::https::{RequestScheme, add_hsts, scheme_of};
 use crate::redact::RequestLog;
+use crate::replay::StoredResponse;
+use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static DENY: HeaderValue = HeaderValue::from_static("DENY");
@@ -107,11 +106,13 @@ pub struct SecurityService<S> {
 
 impl<S> Service<Request> for SecurityService<S>
 where
-    S: Service<Request, Response = Response>,
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -119,21 +120,61 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let credentialed = carries_credentials(request.headers());
+        let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
+        let slot = RouteSlot::default();
         let (mut parts, body) = request.into_parts();
         let request_id = self.security.request_id_of(&parts.headers);
-        parts.extensions.insert(request_id.clone());
-        parts.extensions.insert(self.security.clone());
         let log = self
             .security
             .0
             .log_requests
             .then(|| RequestLog::start(&parts));
-        let body = Body::new(Limited::new(body, self.security.body_limit()));
-        let request = Request::from_parts(parts, body);
-        let inner = audit::with_request_id(&request_id, || self.inner.call(request));
+        let mut hsts = false;
+        let kind = if let Some(https) = self
+            .security
+            .0
+            .https
+            .as_ref()
+            .filter(|_| scheme_of(&parts) == RequestScheme::Http)
+        {
+            let response =
+                audit::with_request_id(&request_id, || https.refuse_plain(&parts, credentialed));
+            Kind::Ready {
+                response: Some(response),
+            }
+        } else {
+            hsts = self.security.0.https.is_some();
+            parts.extensions.insert(request_id.clone());
+            parts.extensions.insert(self.security.clone());
+            parts.extensions.insert(slot.clone());
+            let limit = self.security.body_limit();
+            if idempotent {
+                // A request with an Idempotency-Key is read first (within the body cap) so
+                // that its fingerprint is known to the guard; the inner service was made
+                // ready by `poll_ready`, so it is the one that runs, and a fresh clone takes
+                // its place.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let slot = slot.clone();
+                Kind::Boxed {
+                    future: Box::pin(async move {
+                        let (fingerprint, body) = fingerprint(&parts, body, limit).await;
+                        parts.extensions.insert(RequestFingerprint(fingerprint));
+                        let response = inner.call(Request::from_parts(parts, body)).await?;
+                        Ok(record_idempotent(&slot, response).await)
+                    }),
+                }
+            } else {
+                let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
+                let inner = audit::with_request_id(&request_id, || self.inner.call(request));
+                Kind::Plain { inner }
+            }
+        };
         ResponseFuture {
-            inner,
+            kind,
             credentialed,
+            hsts: hsts.then(|| self.security.clone()),
+            slot,
             request_id,
             log,
         }
@@ -154,24 +195,121 @@ impl Security {
     }
 }
 
+/// SHA-256 over method, target and body; the body is handed on unchanged (or, when it
+/// is over the cap, as a body that fails with the length error when read).
+async fn fingerprint(
+    parts: &http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> (Option<[u8; 32]>, Body) {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            ctx.update(parts.method.as_str().as_bytes());
+            ctx.update(&[0]);
+            ctx.update(
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or("", |p| p.as_str())
+                    .as_bytes(),
+            );
+            ctx.update(&[0]);
+            ctx.update(&bytes);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(ctx.finish().as_ref());
+            (Some(out), Body::from(bytes))
+        }
+        Err(_) => (
+            None,
+            Body::new(Limited::new(Body::from(Bytes::from_static(b"\0")), 0)),
+        ),
+    }
+}
+
+/// Largest response recorded for an `Idempotency-Key`; a larger one releases the key.
+const MAX_RECORDED_RESPONSE: usize = 1024 * 1024;
+
+/// Records the response of the request that started an idempotency key (not 5xx: a
+/// server failure releases the key so the client may retry).
+async fn record_idempotent(slot: &RouteSlot, response: Response) -> Response {
+    let ticket = slot
+        .0
+        .ticket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let Some(mut ticket) = ticket else {
+        return response;
+    };
+    if response.status().is_server_error() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            tracing::warn!(target: "secure_api", %error, "response body failed; idempotency key released");
+            return Response::from_parts(parts, Body::empty());
+        }
+    };
+    if bytes.len() <= MAX_RECORDED_RESPONSE {
+        let stored = StoredResponse::new(parts.status, parts.headers.clone(), bytes.clone());
+        match ticket.store.complete(&ticket.key, stored) {
+            Ok(()) => ticket.done = true,
+            Err(error) => {
+                tracing::warn!(target: "secure_api", %error, "could not record an idempotent response")
+            }
+        }
+    } else {
+        tracing::warn!(target: "secure_api", "idempotent response too large to record; key released");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
 fn carries_credentials(headers: &HeaderMap) -> bool {
     headers.contains_key(AUTHORIZATION)
         || headers.contains_key(&X_API_KEY)
         || headers.contains_key(COOKIE)
 }
 
+type BoxedResponse<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
 pin_project_lite::pin_project! {
     /// Response future of [`SecurityService`]: sets the header profile on the response.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, E> {
         #[pin]
-        inner: F,
+        kind: Kind<F, E>,
         credentialed: bool,
+        // Present when the response gets HSTS.
+        hsts: Option<Security>,
+        slot: RouteSlot,
         request_id: RequestId,
         log: Option<RequestLog>,
     }
 }
 
-impl<F, E> Future for ResponseFuture<F>
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, E> {
+        // The usual path.
+        Plain {
+            #[pin]
+            inner: F,
+        },
+        // Requests with an `Idempotency-Key`, whose body is read first.
+        Boxed {
+            future: BoxedResponse<E>,
+        },
+        // Answered by the layer itself (plain HTTP when HTTPS is required).
+        Ready {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F, E>
 where
     F: Future<Output = Result<Response, E>>,
 {
@@ -179,13 +317,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let inner = this.inner;
-        let polled = audit::with_request_id(this.request_id, move || inner.poll(cx));
+        let kind = this.kind;
+        // Refusals rendered while the request runs carry its id.
+        let polled = audit::with_request_id(this.request_id, move || match kind.project() {
+            KindProj::Plain { inner } => inner.poll(cx),
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| crate::SecurityError::misconfigured().into_response()))),
+        });
         let mut response = match polled {
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
-        apply_profile(response.headers_mut(), *this.credentialed);
+        finish(response.headers_mut(), *this.credentialed, this.slot);
+        if let Some(https) = this.hsts.as_ref().and_then(|s| s.0.https.as_ref()) {
+            add_hsts(response.headers_mut(), https);
+        }
         if let Ok(value) = HeaderValue::from_str(this.request_id.as_str()) {
             response.headers_mut().insert(X_REQUEST_ID.clone(), value);
         }
@@ -194,6 +342,11 @@ where
         }
         Poll::Ready(Ok(response))
     }
+}
+
+fn finish(headers: &mut HeaderMap, credentialed: bool, slot: &RouteSlot) {
+    apply_route_headers(headers, slot.0.policy.get().copied());
+    apply_profile(headers, credentialed);
 }
 
 fn apply_profile(headers: &mut HeaderMap, credentialed: bool) {

@@ -33,8 +33,10 @@
 
 mod audit;
 mod config;
+mod cors;
 mod error;
 mod guard;
+mod https;
 mod jwt;
 mod layer;
 mod limiter;
@@ -45,6 +47,11 @@ mod principal;
 mod rbac;
 mod redact;
 mod registry;
+mod replay;
+mod transport;
+
+#[cfg(feature = "tls")]
+pub mod tls;
 mod validation;
 
 pub use audit::{
@@ -52,11 +59,13 @@ pub use audit::{
     MAX_REQUEST_ID_LEN, RequestId,
 };
 pub use config::{
-    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY, Security,
-    SecurityBuilder,
+    ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY,
+    DEFAULT_REPLAY_MAX_LIFETIME, Security, SecurityBuilder,
 };
+pub use cors::CorsPolicy;
 pub use error::{ErrorKind, FieldError, SecurityError};
 pub use guard::{ClientIp, Guard};
+pub use https::{HttpsSettings, RequestScheme};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
 pub use limiter::ManualClock;
@@ -74,6 +83,10 @@ pub use registry::{
 pub mod __private {
     pub use inventory;
 }
+pub use replay::{
+    IdempotencyBegin, IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore,
+    StoreError, StoredResponse,
+};
 pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.

@@ -184,6 +184,21 @@ const COMPONENT_RESPONSES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "Conflict",
+        "A request with this Idempotency-Key is still being processed (code `idempotency_conflict`).",
+        false,
+    ),
+    (
+        "Gone",
+        "The operation is past its sunset date (code `gone`); `Sunset` and `Link` say when and where to go.",
+        false,
+    ),
+    (
+        "ServiceUnavailable",
+        "A store the policy needs is unavailable or full; the request was refused rather than let through (code `unavailable`).",
+        false,
+    ),
+    (
         "TooManyRequests",
         "A rate limit is exhausted (code `rate_limited`); retry after `Retry-After` seconds.",
         true,
@@ -213,6 +228,19 @@ fn describe(operation: &mut Operation, policy: &Policy) {
     }
     if !policy.rates().is_empty() {
         statuses.push(("429", "TooManyRequests"));
+    }
+    if policy.is_idempotent() {
+        statuses.push(("409", "Conflict"));
+        statuses.push(("422", "UnprocessableEntity"));
+    }
+    if policy.requires_single_use_tokens() || policy.is_idempotent() {
+        statuses.push(("503", "ServiceUnavailable"));
+    }
+    if policy.sunset().is_some() {
+        statuses.push(("410", "Gone"));
+    }
+    if policy.deprecation().is_some() || policy.sunset().is_some() {
+        operation.deprecated = Some(utoipa::openapi::Deprecated::True);
     }
     for (status, name) in statuses {
         operation

@@ -172,7 +172,30 @@ pub struct Policy {
     roles: &'static [&'static str],
     rates: &'static [Rate],
     validate: bool,
+    transport: RouteTransport,
 }
+
+/// Replay, idempotency, deprecation and header settings of a route.
+#[derive(Debug, Clone, Copy)]
+struct RouteTransport {
+    single_use_tokens: bool,
+    idempotent: bool,
+    deprecated_at: Option<i64>,
+    sunset_at: Option<i64>,
+    link: Option<&'static str>,
+    relaxed_headers: bool,
+    csp: Option<&'static str>,
+}
+
+const NO_TRANSPORT: RouteTransport = RouteTransport {
+    single_use_tokens: false,
+    idempotent: false,
+    deprecated_at: None,
+    sunset_at: None,
+    link: None,
+    relaxed_headers: false,
+    csp: None,
+};
 
 impl Policy {
     /// A public route: no credentials are read; rate limits are keyed by client IP.
@@ -187,6 +210,7 @@ impl Policy {
             roles: &[],
             rates: &[],
             validate: false,
+            transport: NO_TRANSPORT,
         }
     }
 
@@ -202,6 +226,7 @@ impl Policy {
             roles: &[],
             rates: &[],
             validate: false,
+            transport: NO_TRANSPORT,
         }
     }
 
@@ -236,6 +261,144 @@ impl Policy {
     pub const fn validated(mut self) -> Policy {
         self.validate = true;
         self
+    }
+
+    /// `replay`: each token's `jti` may be used once on this route.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").single_use_tokens().requires_single_use_tokens());
+    /// ```
+    pub const fn single_use_tokens(mut self) -> Policy {
+        self.transport.single_use_tokens = true;
+        self
+    }
+
+    /// `idempotent`: requests need an `Idempotency-Key`; repeats get the stored response.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").idempotent().is_idempotent());
+    /// ```
+    pub const fn idempotent(mut self) -> Policy {
+        self.transport.idempotent = true;
+        self
+    }
+
+    /// `deprecated = "YYYY-MM-DD"`, as seconds since the Unix epoch.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("h").deprecated_at(1_798_761_600);
+    /// assert_eq!(p.deprecation(), Some(1_798_761_600));
+    /// ```
+    pub const fn deprecated_at(mut self, epoch_secs: i64) -> Policy {
+        self.transport.deprecated_at = Some(epoch_secs);
+        self
+    }
+
+    /// `sunset = "YYYY-MM-DD"`, as seconds since the Unix epoch: from then on the route
+    /// answers 410 Gone.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("h").sunset_at(1_814_400_000);
+    /// assert_eq!(p.sunset(), Some(1_814_400_000));
+    /// ```
+    pub const fn sunset_at(mut self, epoch_secs: i64) -> Policy {
+        self.transport.sunset_at = Some(epoch_secs);
+        self
+    }
+
+    /// `link = "..."`: where deprecated clients should go (`Link: <...>; rel="deprecation"`).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("h").deprecation_link("/v1/customers");
+    /// assert_eq!(p.link(), Some("/v1/customers"));
+    /// ```
+    pub const fn deprecation_link(mut self, link: &'static str) -> Policy {
+        self.transport.link = Some(link);
+        self
+    }
+
+    /// `headers = "relaxed"`: the header profile for documentation pages.
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::public("docs").relaxed_headers().has_relaxed_headers());
+    /// ```
+    pub const fn relaxed_headers(mut self) -> Policy {
+        self.transport.relaxed_headers = true;
+        self
+    }
+
+    /// `csp = "..."`: this route's Content-Security-Policy (checked at compile time).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("h").content_security_policy("default-src 'self'");
+    /// assert_eq!(p.csp(), Some("default-src 'self'"));
+    /// ```
+    pub const fn content_security_policy(mut self, csp: &'static str) -> Policy {
+        self.transport.csp = Some(csp);
+        self
+    }
+
+    /// Whether each token's `jti` is single-use on this route.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").requires_single_use_tokens());
+    /// ```
+    pub const fn requires_single_use_tokens(&self) -> bool {
+        self.transport.single_use_tokens
+    }
+
+    /// Whether the route is idempotent by `Idempotency-Key`.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").is_idempotent());
+    /// ```
+    pub const fn is_idempotent(&self) -> bool {
+        self.transport.idempotent
+    }
+
+    /// The deprecation date (seconds since the epoch), if any.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").deprecation(), None);
+    /// ```
+    pub const fn deprecation(&self) -> Option<i64> {
+        self.transport.deprecated_at
+    }
+
+    /// The sunset date (seconds since the epoch), if any.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").sunset(), None);
+    /// ```
+    pub const fn sunset(&self) -> Option<i64> {
+        self.transport.sunset_at
+    }
+
+    /// The deprecation link, if any.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").link(), None);
+    /// ```
+    pub const fn link(&self) -> Option<&'static str> {
+        self.transport.link
+    }
+
+    /// Whether the relaxed header profile applies.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").has_relaxed_headers());
+    /// ```
+    pub const fn has_relaxed_headers(&self) -> bool {
+        self.transport.relaxed_headers
+    }
+
+    /// The route's own Content-Security-Policy, if any.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").csp(), None);
+    /// ```
+    pub const fn csp(&self) -> Option<&'static str> {
+        self.transport.csp
     }
 
     /// The handler's path (`module::function`).

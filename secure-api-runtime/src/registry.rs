@@ -267,6 +267,10 @@ pub async fn policy_of(router: &Router, method: Method, path: &str) -> RouteCove
         return RouteCoverage::NoRoute;
     };
     request.extensions_mut().insert(probe.clone());
+    // The probe stands for a request over HTTPS, so `require_https` lets it reach the guard.
+    request
+        .extensions_mut()
+        .insert(crate::https::RequestScheme::Https);
     let mut service = router.clone();
     let response = match tower::Service::call(&mut service, request).await {
         Ok(response) => response,

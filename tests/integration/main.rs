@@ -14,4 +14,6 @@ mod rbac;
 mod secrets;
 mod support;
 mod throttling;
+mod tls;
+mod transport;
 mod validation;

@@ -339,6 +339,12 @@ impl Req {
         self
     }
 
+    /// Any request extension, as a server or an outer layer would set it.
+    pub(crate) fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.0.extensions_mut().insert(value);
+        self
+    }
+
     /// The peer address as `into_make_service_with_connect_info` records it.
     pub(crate) fn connect_info(mut self, addr: &str) -> Self {
         let addr: SocketAddr = addr.parse().unwrap();

@@ -95,6 +95,22 @@ async fn rename(Path(id): Path<u64>, Json(body): Json<NewThing>) -> String {
     format!("{id} {}", body.name)
 }
 
+// Replay protection, idempotency, deprecation and per-route headers.
+#[secure(role = "editor", validate, replay, idempotent)]
+async fn transfer(Json(body): Json<NewThing>) -> (StatusCode, String) {
+    (StatusCode::CREATED, body.name)
+}
+
+#[secure(role = "viewer", deprecated = "2026-01-01", sunset = "2027-12-31", link = "/v1/things")]
+async fn old_things() -> &'static str {
+    "[]"
+}
+
+#[secure(public, headers = "relaxed", csp = "default-src 'self'; img-src 'self' data:")]
+async fn docs() -> &'static str {
+    "<html></html>"
+}
+
 // A renamed facade.
 mod renamed {
     use secure_api as sa;
@@ -123,6 +139,9 @@ fn app() -> Router {
         .route("/things/{id}", post(handlers::update::<AppState>))
         .route("/submit", post(renamed::submit))
         .route("/things/{id}/rename", post(rename))
+        .route("/transfers", post(transfer))
+        .route("/v0/things", get(old_things))
+        .route("/docs", get(docs))
         .route("/things/{id}/remove", delete(renamed::remove))
         .with_state(AppState { greeting: "hi" })
 }
