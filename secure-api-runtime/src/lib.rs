@@ -13,6 +13,7 @@
 //! - [`validation`](crate::Valid): validated extractors.
 //! - [`error`](crate::SecurityError): RFC 9457 problem details for every refusal.
 //! - [`layer`](crate::SecurityLayer): installs the configuration, caps bodies, sets headers.
+//! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //!
 //! ```
 //! use secure_api_runtime::Security;
@@ -35,6 +36,7 @@ mod limiter;
 mod policy;
 mod principal;
 mod rbac;
+pub mod routing;
 mod validation;
 
 pub use config::{
@@ -49,6 +51,7 @@ pub use limiter::ManualClock;
 pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
 pub use principal::Principal;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
+pub use routing::{SecureRouter, SecuredHandler};
 pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.
