@@ -13,7 +13,27 @@ use syn::{Attribute, Expr, ExprArray, Ident, Lit, LitStr, Signature, Token, Visi
 use crate::error::Errors;
 
 /// Every key `#[secure]` accepts, in the order the docs list them.
-pub(crate) const KEYS: &[&str] = &["public", "role", "any_role", "rate", "validate", "crate"];
+pub(crate) const KEYS: &[&str] = &[
+    "public",
+    "role",
+    "any_role",
+    "rate",
+    "validate",
+    "policy",
+    "owner",
+    "owner_refusal",
+    "ip_allow",
+    "time_window",
+    "maintenance",
+    "crate",
+];
+
+/// The built-in guards: keys written `key(arg = value, ...)` like custom guards, whose
+/// literals the macro checks while compiling.
+pub(crate) const BUILTIN_GUARDS: &[&str] = &["ip_allow", "time_window", "maintenance"];
+
+/// The hidden entry through which a named policy hands its keys back to `#[secure]`.
+pub(crate) const RESOLVED_POLICY: &str = "__secure_api_policy";
 
 /// A key that was given, with the token that named it and where it stood among the entries
 /// (so a conflict can be reported on whichever of two keys came second).
@@ -52,12 +72,63 @@ pub(crate) struct Args {
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
+    /// `policy = NAME`: a policy defined with `policy!`.
+    pub(crate) policy: Option<Keyed<syn::Path>>,
+    /// `owner = check`: the ownership check function.
+    pub(crate) owner: Option<Keyed<syn::Path>>,
+    /// `owner_refusal = 404 | 403`.
+    pub(crate) owner_refusal: Option<Keyed<syn::LitInt>>,
+    /// Built-in and custom guards, `key(arg = value, ...)`, in source order.
+    pub(crate) guards: Vec<GuardArgs>,
+    /// The keys of the named policy, handed back by its `macro_rules!` (second pass).
+    pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
+}
+
+/// A guard entry `key(arg = value, ...)`.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardArgs {
+    pub(crate) key: Ident,
+    pub(crate) fields: Vec<GuardField>,
+}
+
+/// One `arg = value` of a guard.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardField {
+    pub(crate) name: Ident,
+    pub(crate) value: Expr,
+}
+
+impl syn::parse::Parse for GuardField {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Ident::peek_any) {
+            return Err(input.error("expected a guard argument `name = value`"));
+        }
+        let name = input.call(Ident::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(input.error(format_args!(
+                "expected `=` after `{}`: guard arguments are written `name = value`",
+                name.unraw()
+            )));
+        }
+        let _: Token![=] = input.parse()?;
+        let value: Expr = input.parse()?;
+        Ok(GuardField { name, value })
+    }
+}
+
+/// The keys of a named policy as `policy!` wrote them, with its name.
+#[derive(Debug)]
+pub(crate) struct ResolvedPolicy {
+    pub(crate) name: syn::Path,
+    pub(crate) args: Args,
 }
 
 /// One entry before its key is interpreted.
 struct Entry {
     key: Ident,
     value: Option<(Token![=], Expr)>,
+    /// `key(...)`: the parenthesised arguments, unparsed.
+    group: Option<proc_macro2::Group>,
 }
 
 /// The annotated function. The body stays raw tokens: if it does not parse, the macro still
@@ -113,6 +184,52 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
             }
         };
         let name = entry.key.unraw().to_string();
+        if let Some(group) = entry.group.clone() {
+            if name == RESOLVED_POLICY {
+                if args.resolved_policy.is_none() {
+                    args.resolved_policy = parse_resolved(group.stream(), errors).map(Box::new);
+                }
+                continue;
+            }
+            if KEYS.contains(&name.as_str()) && !BUILTIN_GUARDS.contains(&name.as_str()) {
+                errors.at(
+                    entry.key.span(),
+                    format_args!(
+                        "`{name}` is not a guard and takes no parentheses: write `{}`",
+                        example(&name)
+                    ),
+                );
+                continue;
+            }
+            if seen.contains(&name) {
+                errors.at(
+                    entry.key.span(),
+                    format_args!("duplicate guard `{name}`: each guard may be given once"),
+                );
+                continue;
+            }
+            seen.push(name);
+            match syn::punctuated::Punctuated::<GuardField, Token![,]>::parse_terminated
+                .parse2(group.stream())
+            {
+                Ok(fields) => args.guards.push(GuardArgs {
+                    key: entry.key,
+                    fields: fields.into_iter().collect(),
+                }),
+                Err(error) => errors.push(error),
+            }
+            continue;
+        }
+        if BUILTIN_GUARDS.contains(&name.as_str()) {
+            errors.at(
+                entry.key.span(),
+                format_args!(
+                    "`{name}` is a guard and takes arguments: write `{}`",
+                    example(&name)
+                ),
+            );
+            continue;
+        }
         if !KEYS.contains(&name.as_str()) {
             errors.at(entry.key.span(), unknown_key_message(&name));
             continue;
@@ -165,7 +282,22 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<Entry> {
     }
     let key = input.call(Ident::parse_any)?;
     if input.is_empty() {
-        return Ok(Entry { key, value: None });
+        return Ok(Entry {
+            key,
+            value: None,
+            group: None,
+        });
+    }
+    if input.peek(syn::token::Paren) {
+        let group: proc_macro2::Group = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("expected `,` between keys"));
+        }
+        return Ok(Entry {
+            key,
+            value: None,
+            group: Some(group),
+        });
     }
     if !input.peek(Token![=]) {
         return Err(input.error(format_args!("expected `=` or `,` after `{}`", key.unraw())));
@@ -184,13 +316,69 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<Entry> {
     Ok(Entry {
         key,
         value: Some((eq, value)),
+        group: None,
     })
 }
 
 /// Interprets one entry whose key is known and not a duplicate.
 fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut Errors) {
-    let Entry { key, value } = entry;
+    let Entry { key, value, .. } = entry;
     match name {
+        "policy" | "owner" => {
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`{name}` needs a value, such as `{}`", example(name)),
+                );
+                return;
+            };
+            let path = match &value {
+                Expr::Path(p) if p.attrs.is_empty() && p.qself.is_none() => p.path.clone(),
+                _ => {
+                    let what = if name == "policy" {
+                        "the name of a policy defined with `policy!`"
+                    } else {
+                        "the path of an async ownership check function"
+                    };
+                    errors.spanned(
+                        &value,
+                        format_args!("`{name}` expects {what}, such as `{}`", example(name)),
+                    );
+                    return;
+                }
+            };
+            let slot = if name == "policy" {
+                &mut args.policy
+            } else {
+                &mut args.owner
+            };
+            *slot = Some(Keyed::new(&key, position, path));
+        }
+        "owner_refusal" => {
+            let lit = match value {
+                Some((
+                    _,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(lit), ..
+                    }),
+                )) => lit,
+                Some((_, value)) => {
+                    errors.spanned(
+                        &value,
+                        "`owner_refusal` expects the status `404` or `403`, such as `owner_refusal = 403`",
+                    );
+                    return;
+                }
+                None => {
+                    errors.at(
+                        key.span(),
+                        "`owner_refusal` needs a value, such as `owner_refusal = 403`",
+                    );
+                    return;
+                }
+            };
+            args.owner_refusal = Some(Keyed::new(&key, position, lit));
+        }
         "public" | "validate" => {
             if let Some((_, value)) = value {
                 errors.spanned(
@@ -282,6 +470,44 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             }
         }
         _ => unreachable_key(name, &key, errors),
+    }
+}
+
+/// An example of each key, for messages.
+fn example(name: &str) -> &'static str {
+    match name {
+        "public" => "public",
+        "role" => "role = \"admin\"",
+        "any_role" => "any_role = [\"editor\", \"auditor\"]",
+        "rate" => "rate = \"100/15m\"",
+        "validate" => "validate",
+        "policy" => "policy = ADMIN_WRITE",
+        "owner" => "owner = owns_customer",
+        "owner_refusal" => "owner_refusal = 403",
+        "ip_allow" => "ip_allow(from = [\"10.0.0.0/8\"])",
+        "time_window" => "time_window(from = \"08:00\", to = \"18:00\")",
+        "maintenance" => "maintenance(from = \"02:00\", to = \"03:00\")",
+        _ => "crate = \"secure_api\"",
+    }
+}
+
+/// `NAME: keys...`, the contents of the hidden entry a policy's `macro_rules!` writes.
+fn parse_resolved(tokens: TokenStream, errors: &mut Errors) -> Option<ResolvedPolicy> {
+    let parser = |input: ParseStream<'_>| {
+        let name = input.call(syn::Path::parse_mod_style)?;
+        let _: Token![:] = input.parse()?;
+        let keys: TokenStream = input.parse()?;
+        Ok((name, keys))
+    };
+    match parser.parse2(tokens) {
+        Ok((name, keys)) => Some(ResolvedPolicy {
+            name,
+            args: parse_args(keys, errors),
+        }),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
     }
 }
 

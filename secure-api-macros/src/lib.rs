@@ -6,6 +6,7 @@
 mod args;
 mod error;
 mod expand;
+mod named;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -137,8 +138,9 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
+    let attr = proc_macro2::TokenStream::from(attr);
     let mut errors = error::Errors::default();
-    let args = args::parse_args(attr.into(), &mut errors);
+    let mut args = args::parse_args(attr.clone(), &mut errors);
     let handler = match args::parse_handler(item.clone()) {
         Ok(handler) => Some(handler),
         Err(error) => {
@@ -146,6 +148,19 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
             None
         }
     };
+    if let Some(policy) = &args.policy
+        && args.resolved_policy.is_none()
+    {
+        // First pass: the policy's `macro_rules!` adds its keys and applies `#[secure]` again.
+        return match errors.finish() {
+            Ok(()) => expand::delegate(&policy.value, attr, item),
+            Err(error) => expand::unchanged(item, &error),
+        }
+        .into();
+    }
+    if let Some(resolved) = args.resolved_policy.take() {
+        args = named::merge(args, *resolved, &mut errors);
+    }
     let model = validate::build(args, handler.as_ref(), &mut errors);
     let output = match (errors.finish(), handler) {
         (Ok(()), Some(handler)) => expand::handler(&model, handler),
@@ -154,4 +169,46 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Ok(()), None) => item,
     };
     output.into()
+}
+
+/// Defines a named policy: keys of `#[secure]` shared by several handlers.
+///
+/// ```ignore
+/// policy!(ADMIN_WRITE: role = "admin", rate = "10/1m");
+///
+/// #[secure(policy = ADMIN_WRITE, validate)]
+/// async fn create(Json(body): Json<NewThing>) -> StatusCode { /* ... */ }
+/// ```
+///
+/// The keys are those of `#[secure]` and are checked where the policy is defined. A
+/// handler using it can add keys, and replace a key the policy gives by giving it again;
+/// keys that exclude each other (`public` with the policy's `role`) are an error at the
+/// handler. The policy is an item of the module that defines it: import it with `use` like
+/// any other (`pub(crate)` makes it visible to the whole crate).
+#[proc_macro]
+pub fn policy(input: TokenStream) -> TokenStream {
+    let def = match named::parse_def(input.into()) {
+        Ok(def) => def,
+        Err(error) => return error.to_compile_error().into(),
+    };
+    let mut errors = error::Errors::default();
+    let args = args::parse_args(def.keys.clone(), &mut errors);
+    if let Some(policy) = &args.policy {
+        errors.at(
+            policy.key.span(),
+            "a policy cannot name another policy: list the keys they share in this `policy!` instead",
+        );
+    }
+    let model = validate::build(args, None, &mut errors);
+    let doc = format!("Policy `{}`: `{}`.", def.name, def.keys);
+    match errors.finish() {
+        Ok(()) => expand::policy(&model.krate, &def.vis, &def.name, def.keys, &doc).into(),
+        Err(error) => {
+            // Handlers using the policy still expand (to their unchanged function) so the
+            // errors are reported once, here.
+            let passthrough = expand::policy_passthrough(&def.vis, &def.name);
+            let errors = error.to_compile_error();
+            quote::quote!(#passthrough #errors).into()
+        }
+    }
 }

@@ -124,6 +124,7 @@ pub(crate) struct Inner {
     pub(crate) realm: Cow<'static, str>,
     pub(crate) body_limit: usize,
     pub(crate) limiters: RateLimiters,
+    pub(crate) wall_clock: crate::extend::WallClock,
 }
 
 impl fmt::Debug for Security {
@@ -240,6 +241,7 @@ pub struct SecurityBuilder {
     body_limit: Option<usize>,
     cleanup_interval: Option<Duration>,
     clock: Option<ManualClock>,
+    wall_clock: Option<crate::extend::WallClock>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -418,6 +420,17 @@ impl SecurityBuilder {
         self
     }
 
+    /// The clock that time-based guards (`time_window`) read; the system clock by default.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Security, WallClock};
+    /// let b = Security::builder().wall_clock(WallClock::manual(std::time::UNIX_EPOCH));
+    /// ```
+    pub fn wall_clock(mut self, clock: crate::extend::WallClock) -> Self {
+        self.wall_clock = Some(clock);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -522,6 +535,7 @@ impl SecurityBuilder {
             realm: Cow::Owned(realm),
             body_limit,
             limiters: RateLimiters::new(clock, cleanup_interval),
+            wall_clock: self.wall_clock.unwrap_or_default(),
         })))
     }
 }

@@ -6,7 +6,9 @@
 //! 1. refuse credentials in the query string (400);
 //! 2. on non-public routes, authenticate the bearer token (401 / 400);
 //! 3. authorize: one of the policy's roles, through the hierarchy (403);
-//! 4. throttle: every rate of the policy, keyed by principal or client IP (429).
+//! 4. throttle: every rate of the policy, keyed by principal or client IP (429);
+//! 5. custom guards, in the order the attribute lists them, then the ownership check
+//!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck)).
 //!
 //! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
 //!
@@ -83,6 +85,18 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         };
         if let Some(principal) = principal {
             parts.extensions.insert(principal);
+        }
+        // Custom guards and the ownership check: after authorization and the rate limits.
+        let mut request = crate::extend::GuardRequest::new(parts, P::POLICY.handler());
+        if let Err(error) = P::run_checks(&mut request).await {
+            let realm = parts
+                .extensions
+                .get::<Security>()
+                .map(|s| s.0.realm.clone());
+            return Err(match realm {
+                Some(realm) => error.with_realm(realm),
+                None => error,
+            });
         }
         Ok(Guard(PhantomData))
     }

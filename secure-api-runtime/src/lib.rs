@@ -13,6 +13,8 @@
 //! - [`validation`](crate::Valid): validated extractors.
 //! - [`error`](crate::SecurityError): RFC 9457 problem details for every refusal.
 //! - [`layer`](crate::SecurityLayer): installs the configuration, caps bodies, sets headers.
+//! - [`extend`](crate::RequestGuard): custom guards and ownership checks; [`guards`]: the
+//!   built-in ones.
 //! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //!
 //! ```
@@ -29,7 +31,9 @@
 
 mod config;
 mod error;
+mod extend;
 mod guard;
+pub mod guards;
 mod jwt;
 mod layer;
 mod limiter;
@@ -44,6 +48,10 @@ pub use config::{
     SecurityBuilder,
 };
 pub use error::{ErrorKind, FieldError, SecurityError};
+pub use extend::{
+    GuardRequest, OwnerCheck, OwnerDecision, OwnerRefusal, RequestGuard, WallClock, check_owner,
+    run_guard,
+};
 pub use guard::{ClientIp, Guard};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};

@@ -90,7 +90,9 @@ secured_handler_impls!(T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12);
 secured_handler_impls!(T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13);
 secured_handler_impls!(T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14);
 secured_handler_impls!(T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15);
-secured_handler_impls!(T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16);
+secured_handler_impls!(
+    T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16
+);
 
 /// The handlers of one path, by method, all of them [`SecuredHandler`]s. Start one with
 /// [`get`], [`post`], ... of this module and chain the others.

@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod extending;
 mod handlers;
 mod headers;
 mod jwt_attacks;

@@ -1,0 +1,140 @@
+//! Named policies: `policy!(NAME: keys)` and the merge of a policy's keys with a handler's.
+//!
+//! A proc-macro attribute cannot read another item, so a policy is a `macro_rules!` that
+//! carries its keys: `#[secure(policy = NAME, ...)]` expands to `NAME! { ... }`, which
+//! expands to `#[secure(__secure_api_policy(NAME: keys), ...)]` on the same function. The
+//! second pass merges the two sets of keys here, so every error keeps the span of the
+//! token that caused it: a bad key in the policy points at the policy, a conflict at the
+//! handler's key.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, Token, Visibility};
+
+use crate::args::{Args, Keyed, ResolvedPolicy};
+use crate::error::Errors;
+
+/// `policy!`'s input: `[vis] NAME: keys`.
+pub(crate) struct PolicyDef {
+    pub(crate) vis: Visibility,
+    pub(crate) name: Ident,
+    pub(crate) keys: TokenStream,
+}
+
+pub(crate) fn parse_def(input: TokenStream) -> syn::Result<PolicyDef> {
+    let parser = |input: ParseStream<'_>| {
+        let vis: Visibility = input.parse()?;
+        if let Visibility::Public(_) = vis {
+            return Err(syn::Error::new_spanned(
+                &vis,
+                "a policy is visible in its crate at most: write `pub(crate)`, or nothing for this module and its children",
+            ));
+        }
+        if !input.peek(Ident) {
+            return Err(input.error(
+                "expected the policy's name, as in `policy!(ADMIN_WRITE: role = \"admin\", rate = \"10/1m\")`",
+            ));
+        }
+        let name: Ident = input.parse()?;
+        if !input.peek(Token![:]) {
+            return Err(input.error(format_args!(
+                "expected `:` after the policy's name, as in `policy!({name}: role = \"admin\")`"
+            )));
+        }
+        let _: Token![:] = input.parse()?;
+        let keys: TokenStream = input.parse()?;
+        Ok(PolicyDef { vis, name, keys })
+    };
+    parser.parse2(input)
+}
+
+/// Moves a key that came from the policy to the handler's `policy = NAME`, so that errors
+/// about how the key fits this handler (`validate` with nothing to validate...) are
+/// reported where the policy is used.
+fn from_policy<T>(keyed: Keyed<T>, at: Span) -> Keyed<T> {
+    let mut key = keyed.key;
+    key.set_span(at);
+    Keyed {
+        key,
+        position: 0,
+        value: keyed.value,
+    }
+}
+
+/// The handler's keys with the policy's added: a key the handler also gives is replaced
+/// by the handler's value; two different keys that exclude each other (`public` and
+/// `role`, `role` and `any_role`) are an error at the handler's key.
+pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Errors) -> Args {
+    let ResolvedPolicy { name, args: policy } = policy;
+    let at = handler
+        .policy
+        .as_ref()
+        .map_or_else(Span::call_site, |p| syn::spanned::Spanned::span(&p.value));
+    let name = quote::ToTokens::to_token_stream(&name)
+        .to_string()
+        .replace(' ', "");
+
+    let handler_access: Vec<(&str, &Ident)> = [
+        ("public", handler.public.as_ref().map(|k| &k.key)),
+        ("role", handler.role.as_ref().map(|k| &k.key)),
+        ("any_role", handler.any_role.as_ref().map(|k| &k.key)),
+    ]
+    .into_iter()
+    .filter_map(|(n, k)| k.map(|k| (n, k)))
+    .collect();
+    let policy_access: Vec<&str> = [
+        ("public", policy.public.is_some()),
+        ("role", policy.role.is_some()),
+        ("any_role", policy.any_role.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, present)| present.then_some(n))
+    .collect();
+    for (key, ident) in &handler_access {
+        for theirs in &policy_access {
+            if key != theirs {
+                errors.at(ident.span(), conflict_message(key, theirs, &name));
+            }
+        }
+    }
+    if handler_access.is_empty() {
+        handler.public = policy.public.map(|k| from_policy(k, at));
+        handler.role = policy.role.map(|k| from_policy(k, at));
+        handler.any_role = policy.any_role.map(|k| from_policy(k, at));
+    }
+
+    macro_rules! inherit {
+        ($($slot:ident),*) => {
+            $(
+                if handler.$slot.is_none() {
+                    handler.$slot = policy.$slot.map(|k| from_policy(k, at));
+                }
+            )*
+        };
+    }
+    inherit!(rate, validate, owner, owner_refusal, krate);
+
+    let mut guards: Vec<_> = policy
+        .guards
+        .into_iter()
+        .filter(|theirs| !handler.guards.iter().any(|ours| ours.key == theirs.key))
+        .collect();
+    guards.append(&mut handler.guards);
+    handler.guards = guards;
+    handler
+}
+
+fn conflict_message(ours: &str, theirs: &str, policy: &str) -> String {
+    let why = match (ours, theirs) {
+        ("public", _) => format!(
+            "policy `{policy}` requires `{theirs}`, and a public handler does not authenticate; remove `public`, or use a policy without `{theirs}`"
+        ),
+        (_, "public") => format!(
+            "policy `{policy}` is public, so there is no principal whose roles could be checked; use a policy that authenticates"
+        ),
+        _ => format!(
+            "give the same key as the policy to replace its roles (`{theirs} = ...`), or leave the roles to the policy"
+        ),
+    };
+    format!("`{ours}` conflicts with `{theirs}` of policy `{policy}`: {why}")
+}
