@@ -105,10 +105,13 @@ impl syn::parse::Parse for GuardField {
         }
         let name = input.call(Ident::parse_any)?;
         if !input.peek(Token![=]) {
-            return Err(input.error(format_args!(
-                "expected `=` after `{}`: guard arguments are written `name = value`",
-                name.unraw()
-            )));
+            return Err(syn::Error::new(
+                name.span(),
+                format_args!(
+                    "`{}` needs a value: guard arguments are written `name = value`",
+                    name.unraw()
+                ),
+            ));
         }
         let _: Token![=] = input.parse()?;
         let value: Expr = input.parse()?;
@@ -540,7 +543,9 @@ fn unknown_key_message(name: &str) -> String {
         Some(close) => {
             format!("unknown key `{name}`: did you mean `{close}`? The keys are {valid}")
         }
-        None => format!("unknown key `{name}`: the keys are {valid}"),
+        None => format!(
+            "unknown key `{name}`: the keys are {valid}; a custom guard is written with its arguments, `{name}(arg = value, ...)`"
+        ),
     }
 }
 

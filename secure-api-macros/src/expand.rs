@@ -135,11 +135,13 @@ fn checks(model: &Model) -> TokenStream {
             };
             quote!(#name: #value)
         });
-        let run = quote_spanned!(key.span()=> #krate::__private::run_guard(&__secure_api_guard, #request));
+        let run = quote_spanned!(key.span()=>
+            #krate::__private::run_guard(&__secure_api_guard, #request).await?;
+        );
         quote! {
             {
                 let __secure_api_guard = #ty { #(#fields),* };
-                #run.await?;
+                #run
             }
         }
     });
@@ -149,10 +151,9 @@ fn checks(model: &Model) -> TokenStream {
         } else {
             quote!(NotFound)
         };
-        let call = quote_spanned!(check.span()=>
-            #krate::__private::check_owner(&#check, #request, #krate::__private::OwnerRefusal::#refusal)
-        );
-        quote!(#call.await?;)
+        quote_spanned!(check.span()=>
+            #krate::__private::check_owner(&#check, #request, #krate::__private::OwnerRefusal::#refusal).await?;
+        )
     });
     quote! {
         async fn run_checks(

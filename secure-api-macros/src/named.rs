@@ -38,7 +38,7 @@ pub(crate) fn parse_def(input: TokenStream) -> syn::Result<PolicyDef> {
         let name: Ident = input.parse()?;
         if !input.peek(Token![:]) {
             return Err(input.error(format_args!(
-                "expected `:` after the policy's name, as in `policy!({name}: role = \"admin\")`"
+                "expected `:` after the policy's name `{name}`: a policy is written `policy!(NAME: key = value, ...)` with the keys of `#[secure]`"
             )));
         }
         let _: Token![:] = input.parse()?;

@@ -310,8 +310,8 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     /// use secure_api_runtime::routing::SecureRouter;
     /// let router: SecureRouter = SecureRouter::new().nest("/v1", SecureRouter::new());
     /// ```
-    pub fn nest(self, path: &str, router: SecureRouter<S>) -> Self {
-        SecureRouter(self.0.nest(path, router.0))
+    pub fn nest(self, path: &str, router: impl IntoSecureRouter<S>) -> Self {
+        SecureRouter(self.0.nest(path, router.into_secure_router().0))
     }
 
     /// Merges the routes of another secured router.
@@ -320,8 +320,8 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     /// use secure_api_runtime::routing::SecureRouter;
     /// let router: SecureRouter = SecureRouter::new().merge(SecureRouter::new());
     /// ```
-    pub fn merge(self, other: SecureRouter<S>) -> Self {
-        SecureRouter(self.0.merge(other.0))
+    pub fn merge(self, other: impl IntoSecureRouter<S>) -> Self {
+        SecureRouter(self.0.merge(other.into_secure_router().0))
     }
 
     /// The `#[secure]` handler of requests that match no route (instead of a bare 404).
@@ -396,6 +396,29 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     /// ```
     pub fn into_router(self) -> Router<S> {
         self.0
+    }
+}
+
+/// What [`SecureRouter::nest`] and [`SecureRouter::merge`] accept: another
+/// `SecureRouter`, never a plain axum `Router`, whose handlers nothing has checked.
+///
+/// ```
+/// use secure_api_runtime::routing::{IntoSecureRouter, SecureRouter};
+/// let router: SecureRouter = SecureRouter::new().into_secure_router();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "only a `SecureRouter` can be nested in or merged into a `SecureRouter`",
+    label = "the handlers of this router are not known to carry `#[secure]`",
+    note = "build this router as a `SecureRouter` with the method routers of `secure_api::routing`, so that each of its handlers is checked; to serve unchecked routes next to the secured ones, convert the secured router with `into_router()` first and merge them deliberately"
+)]
+pub trait IntoSecureRouter<S> {
+    /// The router.
+    fn into_secure_router(self) -> SecureRouter<S>;
+}
+
+impl<S> IntoSecureRouter<S> for SecureRouter<S> {
+    fn into_secure_router(self) -> SecureRouter<S> {
+        self
     }
 }
 
