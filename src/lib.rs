@@ -42,7 +42,7 @@
 //! [`SecurityError`] rendered as RFC 9457 `application/problem+json`. A secured handler
 //! reached without [`Security::layer`] in front of it refuses every request.
 
-pub use secure_api_macros::{policy, secure};
+pub use secure_api_macros::{declared_roles, policy, secure};
 pub use secure_api_runtime::*;
 
 /// The names most applications need: the attribute, the configuration, the principal

@@ -82,6 +82,8 @@ pub(crate) struct Args {
     pub(crate) guards: Vec<GuardArgs>,
     /// The keys of the named policy, handed back by its `macro_rules!` (second pass).
     pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
+    /// The declared roles and scopes (`secure-api.roles`), when the application has any.
+    pub(crate) declared: Option<crate::declared::Declared>,
 }
 
 /// A guard entry `key(arg = value, ...)`.

@@ -84,6 +84,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
     });
 
     let checks = checks(model);
+    let tracked = track(model.declared_file.as_deref());
 
     quote! {
         #[doc(hidden)]
@@ -100,6 +101,8 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 #validated;
             #checks
         }
+
+        #tracked
 
         #(#attrs)*
         #vis #sig {
@@ -163,6 +166,16 @@ fn checks(model: &Model) -> TokenStream {
             #owner
             ::core::result::Result::Ok(())
         }
+    }
+}
+
+/// Includes the declaration file's bytes so that cargo rebuilds when it changes.
+pub(crate) fn track(file: Option<&str>) -> TokenStream {
+    match file {
+        Some(file) => quote! {
+            const _: &[u8] = ::core::include_bytes!(#file);
+        },
+        None => TokenStream::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! the runtime by the path `::secure_api::__private`, so this crate is of no use on its own.
 
 mod args;
+mod declared;
 mod error;
 mod expand;
 mod named;
@@ -161,6 +162,7 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(resolved) = args.resolved_policy.take() {
         args = named::merge(args, *resolved, &mut errors);
     }
+    args.declared = declared_or_error(&mut errors);
     let model = validate::build(args, handler.as_ref(), &mut errors);
     let output = match (errors.finish(), handler) {
         (Ok(()), Some(handler)) => expand::handler(&model, handler),
@@ -192,7 +194,8 @@ pub fn policy(input: TokenStream) -> TokenStream {
         Err(error) => return error.to_compile_error().into(),
     };
     let mut errors = error::Errors::default();
-    let args = args::parse_args(def.keys.clone(), &mut errors);
+    let mut args = args::parse_args(def.keys.clone(), &mut errors);
+    args.declared = declared_or_error(&mut errors);
     if let Some(policy) = &args.policy {
         errors.at(
             policy.key.span(),
@@ -210,5 +213,60 @@ pub fn policy(input: TokenStream) -> TokenStream {
             let errors = error.to_compile_error();
             quote::quote!(#passthrough #errors).into()
         }
+    }
+}
+
+/// The application's declared roles, or an error at the macro's call site saying what is
+/// wrong with the file.
+fn declared_or_error(errors: &mut error::Errors) -> Option<declared::Declared> {
+    match declared::find() {
+        Ok(declared) => declared,
+        Err(message) => {
+            errors.at(proc_macro2::Span::call_site(), message);
+            None
+        }
+    }
+}
+
+/// The role hierarchy declared in `secure-api.roles`, as the chains that
+/// `SecurityBuilder::role_hierarchy` takes, so that the runtime and the compile-time checks
+/// read the same declaration.
+///
+/// ```ignore
+/// let security = Security::builder()
+///     .hmac_secret(secret)
+///     .issuer("customer-api")
+///     .audience("customer-api")
+///     .role_hierarchy(secure_api::declared_roles!())
+///     .build()?;
+/// ```
+///
+/// Without the file, or with a mistake in it, this is a compile error.
+#[proc_macro]
+pub fn declared_roles(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        let input = proc_macro2::TokenStream::from(input);
+        return syn::Error::new_spanned(input, "`declared_roles!()` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    match declared::find() {
+        Ok(Some(declared)) => {
+            let track = expand::track(Some(&declared.path()));
+            let chains = declared.chains();
+            quote::quote!({ #track #chains }).into()
+        }
+        Ok(None) => syn::Error::new(
+            proc_macro2::Span::call_site(),
+            format_args!(
+                "no {} file next to Cargo.toml (or in a directory between it and this file): declare the roles there, one chain a line, such as `roles admin > editor > viewer`",
+                declared::FILE
+            ),
+        )
+        .to_compile_error()
+        .into(),
+        Err(message) => syn::Error::new(proc_macro2::Span::call_site(), message)
+            .to_compile_error()
+            .into(),
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct Model {
     pub(crate) guards: Vec<GuardArgs>,
     /// The ownership check and whether its refusal is 403 (otherwise 404).
     pub(crate) owner: Option<(syn::Path, bool)>,
+    /// The declaration file, whose bytes the expansion includes so that editing it rebuilds.
+    pub(crate) declared_file: Option<String>,
 }
 
 /// Extractors whose value `validate` checks after extraction.
@@ -114,6 +116,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         decoded_args,
         guards: args.guards,
         owner,
+        declared_file: args.declared.as_ref().map(crate::declared::Declared::path),
     }
 }
 
@@ -367,12 +370,46 @@ fn access(args: &Args, errors: &mut Errors) -> Access {
         }
     }
 
+    if let Some(declared) = &args.declared {
+        for role in &roles {
+            check_declared_role(role, declared, errors);
+        }
+    }
+
     if args.public.is_some() {
         Access::Public
     } else if roles.is_empty() {
         Access::Authenticated
     } else {
         Access::AnyOf(roles)
+    }
+}
+
+/// A role named in an attribute must be one the application declared.
+pub(crate) fn check_declared_role(
+    role: &LitStr,
+    declared: &crate::declared::Declared,
+    errors: &mut Errors,
+) {
+    let name = role.value();
+    if declared.roles.iter().any(|r| *r == name) {
+        return;
+    }
+    let all = crate::declared::list(&declared.roles);
+    let file = crate::declared::FILE;
+    match crate::declared::closest(&name, &declared.roles) {
+        Some(close) => errors.at(
+            role.span(),
+            format_args!(
+                "role `{name}` is not declared in {file}: did you mean `{close}`? The declared roles are {all}"
+            ),
+        ),
+        None => errors.at(
+            role.span(),
+            format_args!(
+                "role `{name}` is not declared in {file}: the declared roles are {all}; declare it there (`roles {name}`) if it is new"
+            ),
+        ),
     }
 }
 

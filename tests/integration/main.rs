@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod declared;
 mod extending;
 mod handlers;
 mod headers;
