@@ -392,7 +392,7 @@ pub(crate) fn check_declared_role(
     errors: &mut Errors,
 ) {
     let name = role.value();
-    if declared.roles.iter().any(|r| *r == name) {
+    if declared.roles.contains(&name) {
         return;
     }
     let all = crate::declared::list(&declared.roles);
