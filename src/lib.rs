@@ -42,7 +42,7 @@
 //! [`SecurityError`] rendered as RFC 9457 `application/problem+json`. A secured handler
 //! reached without [`Security::layer`] in front of it refuses every request.
 
-pub use secure_api_macros::{declared_roles, policy, secure};
+pub use secure_api_macros::{AuthorizedOutput, declared_roles, policy, secure};
 pub use secure_api_runtime::*;
 
 /// The names most applications need: the attribute, the configuration, the principal
@@ -53,11 +53,11 @@ pub use secure_api_runtime::*;
 /// fn takes(_: Option<Principal>, _: Option<SecurityError>, _: Option<Security>) {}
 /// ```
 pub mod prelude {
-    pub use secure_api_macros::{policy, secure};
+    pub use secure_api_macros::{AuthorizedOutput, policy, secure};
     pub use secure_api_runtime::routing::SecureRouter;
     pub use secure_api_runtime::{
-        ClientIp, ConfigError, GuardRequest, JwtKey, Principal, RequestGuard, RoleHierarchy,
-        Security, SecurityError,
+        AuthorizedOutput, ClientIp, ConfigError, Filtered, GuardRequest, JwtKey, Principal,
+        RequestGuard, RoleHierarchy, Security, SecurityError,
     };
 }
 
@@ -65,6 +65,8 @@ pub mod prelude {
 /// release.
 #[doc(hidden)]
 pub mod __private {
+    pub use secure_api_runtime::__serde as serde;
+    pub use secure_api_runtime::RestrictedFieldsMustNotBeSerializeDirectly;
     pub use secure_api_runtime::{
         Decoded, Guard, GuardRequest, OwnerRefusal, Policy, PolicySource, Rate, SecurityError,
         Valid, Validatable, assert_validatable, check_owner, run_guard,

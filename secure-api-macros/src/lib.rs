@@ -8,6 +8,7 @@ mod declared;
 mod error;
 mod expand;
 mod named;
+mod output;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -268,5 +269,44 @@ pub fn declared_roles(input: TokenStream) -> TokenStream {
         Err(message) => syn::Error::new(proc_macro2::Span::call_site(), message)
             .to_compile_error()
             .into(),
+    }
+}
+
+/// Field-level output authorization: which principal may see which field of a response.
+///
+/// ```ignore
+/// #[derive(AuthorizedOutput)]
+/// struct CustomerView {
+///     id: u64,
+///     name: String,
+///     #[visible(role = "admin")]
+///     email: String,
+///     #[visible(any_role = ["admin", "support"], scope = "customers:pii")]
+///     phone: String,
+/// }
+///
+/// #[secure(role = "viewer")]
+/// async fn show(principal: Principal) -> Filtered<CustomerView> {
+///     Filtered::new(&principal, load())
+/// }
+/// ```
+///
+/// Unmarked fields are shown to everybody; a marked one only to a principal holding one of
+/// its roles (through the hierarchy) and one of its scopes. `#[visible(nested)]` applies
+/// the rules of a field whose type derives `AuthorizedOutput` too. The derive does not
+/// implement `Serialize`, and deriving both is a compile error, so a value can only be sent
+/// through `Filtered`. Role and scope names are checked like those of `#[secure]`.
+#[proc_macro_derive(AuthorizedOutput, attributes(visible))]
+pub fn derive_authorized_output(input: TokenStream) -> TokenStream {
+    let input = match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error().into(),
+    };
+    let mut errors = error::Errors::default();
+    let declared = declared_or_error(&mut errors);
+    let output = output::derive(input, declared.as_ref(), &mut errors);
+    match errors.finish() {
+        Ok(()) => output.into(),
+        Err(error) => error.to_compile_error().into(),
     }
 }

@@ -15,6 +15,7 @@
 //! - [`layer`](crate::SecurityLayer): installs the configuration, caps bodies, sets headers.
 //! - [`extend`](crate::RequestGuard): custom guards and ownership checks; [`guards`]: the
 //!   built-in ones.
+//! - [`output`](crate::AuthorizedOutput): fields of a response shown per principal.
 //! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //!
 //! ```
@@ -37,6 +38,7 @@ pub mod guards;
 mod jwt;
 mod layer;
 mod limiter;
+mod output;
 mod policy;
 mod principal;
 mod rbac;
@@ -56,10 +58,15 @@ pub use guard::{ClientIp, Guard};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
 pub use limiter::ManualClock;
+#[doc(hidden)]
+pub use output::RestrictedFieldsMustNotBeSerializeDirectly;
+pub use output::{AuthorizedOutput, Filtered, View, filtered_json, visible_to};
 pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
 pub use principal::Principal;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
 pub use routing::{SecureRouter, SecuredHandler};
+#[doc(hidden)]
+pub use serde as __serde;
 pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.

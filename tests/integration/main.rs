@@ -10,6 +10,7 @@ mod handlers;
 mod headers;
 mod jwt_attacks;
 mod key_families;
+mod output;
 mod rbac;
 mod secrets;
 mod support;
