@@ -738,6 +738,67 @@ mod tests {
     }
 
     #[test]
+    fn guards_policy_and_owner_parse_into_their_slots() {
+        let (args, errors) = parse(parse_quote!(
+            policy = crate::policies::ADMIN,
+            tenant(header = "X-Tenant", allowed = ["a", "b"]),
+            ip_allow(from = ["10.0.0.0/8"]),
+            owner = owns,
+            owner_refusal = 403
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.policy.unwrap().value.segments.len(), 3);
+        let keys: Vec<String> = args.guards.iter().map(|g| g.key.to_string()).collect();
+        assert_eq!(keys, ["tenant", "ip_allow"]);
+        let fields: Vec<String> = args.guards[0]
+            .fields
+            .iter()
+            .map(|f| f.name.to_string())
+            .collect();
+        assert_eq!(fields, ["header", "allowed"]);
+        assert!(args.owner.unwrap().value.is_ident("owns"));
+        assert_eq!(args.owner_refusal.unwrap().value.base10_digits(), "403");
+    }
+
+    #[test]
+    fn guard_mistakes_are_reported_at_their_token() {
+        let (_, errors) = parse(parse_quote!(
+            ip_allow,
+            role("admin"),
+            tenant(header),
+            tenant(header = "a"),
+            tenant(header = "b"),
+            policy = "P",
+            owner = 5,
+            owner_refusal = "403"
+        ));
+        assert_eq!(errors.len(), 8, "{errors:?}");
+        assert!(errors[0].contains("`ip_allow` is a guard and takes arguments"));
+        assert!(errors[1].contains("`role` is not a guard"));
+        assert!(errors[2].contains("`header` needs a value"));
+        // Both later `tenant`s repeat the first, even though its arguments were wrong.
+        assert!(errors[3].contains("duplicate guard `tenant`"));
+        assert!(errors[4].contains("duplicate guard `tenant`"));
+        assert!(errors[5].contains("`policy` expects the name of a policy"));
+        assert!(errors[6].contains("`owner` expects the path"));
+        assert!(errors[7].contains("`owner_refusal` expects the status"));
+    }
+
+    #[test]
+    fn the_resolved_policy_entry_carries_the_policys_keys() {
+        let (args, errors) = parse(parse_quote!(
+            __secure_api_policy(ADMIN: role = "admin", rate = "1/s"),
+            policy = ADMIN,
+            validate
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let resolved = args.resolved_policy.unwrap();
+        assert!(resolved.name.is_ident("ADMIN"));
+        assert_eq!(resolved.args.role.unwrap().value.value(), "admin");
+        assert!(args.validate.is_some());
+    }
+
+    #[test]
     fn missing_value_after_equals() {
         let (_, errors) = parse(parse_quote!(rate =));
         assert_eq!(errors, ["expected a value after `rate =`"]);

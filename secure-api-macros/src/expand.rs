@@ -191,6 +191,7 @@ pub(crate) fn delegate(policy: &syn::Path, attr: TokenStream, item: TokenStream)
 /// keys, re-exported under the policy's name so that it is imported like any item.
 pub(crate) fn policy(
     krate: &syn::Path,
+    attrs: &[syn::Attribute],
     vis: &syn::Visibility,
     name: &syn::Ident,
     keys: TokenStream,
@@ -216,6 +217,7 @@ pub(crate) fn policy(
                 ::core::compile_error!(#misuse);
             };
         }
+        #(#attrs)*
         #[doc = #doc]
         #[allow(unused_imports)]
         #vis use #hidden as #name;

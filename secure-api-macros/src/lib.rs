@@ -117,6 +117,72 @@ use proc_macro::TokenStream;
 /// async fn create(Json(new): Json<NewCustomer>) -> StatusCode { /* ... */ }
 /// ```
 ///
+/// ## `policy = NAME`
+///
+/// Applies a named policy defined with [`policy!`]: its keys, plus those of the attribute.
+/// A key given in both replaces the policy's value (`role = "editor"` replaces the policy's
+/// role, the policy's rate still applies); keys that exclude each other across the two
+/// (`public` here, `role` in the policy; `any_role` here, `role` there) are an error at this
+/// attribute's key:
+///
+/// ```ignore
+/// policy!(ADMIN_WRITE: role = "admin", rate = "10/1m");
+///
+/// #[secure(policy = ADMIN_WRITE, validate)]
+/// async fn create(Json(body): Json<NewThing>) -> StatusCode { /* ... */ }
+/// ```
+///
+/// ## Guards: `name(arg = value, ...)`
+///
+/// A key followed by parentheses is a guard, run after authentication, the roles and the
+/// rate limits, in the order written. Three are built in, and their literals are checked
+/// while compiling:
+///
+/// - `ip_allow(from = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"])`: 403 unless the
+///   client address is in one of the networks (500 when the address is unknown).
+/// - `time_window(from = "08:00", to = "18:00")`: 403 outside the daily window, UTC
+///   (`from` later than `to` wraps past midnight).
+/// - `maintenance(from = "02:00", to = "03:00")`: 503 inside the daily window, UTC.
+///
+/// Any other name is a custom guard: the type of that name in scope, implementing
+/// `secure_api::RequestGuard`, built from the arguments as a struct literal. An unknown
+/// name is "cannot find type `name`" at the key; an argument of the wrong type is a type
+/// error at the argument; an array argument is passed as `&'static [T]`:
+///
+/// ```ignore
+/// #[allow(non_camel_case_types)]
+/// struct tenant { header: &'static str }
+/// impl RequestGuard for tenant {
+///     async fn check(&self, request: &mut GuardRequest<'_>) -> Result<(), SecurityError> { /* ... */ }
+/// }
+///
+/// #[secure(role = "viewer", tenant(header = "X-Tenant"))]
+/// async fn report() -> String { /* ... */ }
+/// ```
+///
+/// ## `owner = check`, `owner_refusal = 404 | 403`
+///
+/// An ownership check (object-level authorization), run last: an async function taking the
+/// `Principal` and then extractors that need no state (`Path<u64>`, `Extension<Db>`...),
+/// answering `bool` or `Result<bool, SecurityError>`. When it answers `false` the request
+/// is refused with 404 (as if the object did not exist, the default) or 403 with
+/// `owner_refusal = 403`. It needs a principal, so it cannot be combined with `public`:
+///
+/// ```ignore
+/// async fn owns(principal: Principal, Path(id): Path<u64>) -> bool { /* ... */ }
+///
+/// #[secure(role = "viewer", owner = owns)]
+/// async fn show(Path(id): Path<u64>) -> Json<Account> { /* ... */ }
+/// ```
+///
+/// ## Declared roles
+///
+/// When a `secure-api.roles` file sits next to `Cargo.toml` (lines such as
+/// `roles admin > editor > viewer` and `scopes customers:read`), every role named here must
+/// be declared in it (an undeclared one is an error at the literal, naming the closest
+/// declared role and listing them all), and a cycle in it is an error. `declared_roles!()`
+/// gives the runtime the same hierarchy. Without the file, roles are taken as written.
+///
 /// ## `crate = "path"`
 ///
 /// The path of the `secure_api` crate, for when it is renamed or re-exported; the generated
@@ -133,9 +199,12 @@ use proc_macro::TokenStream;
 ///
 /// Every mistake is reported in the same build, at the token that is wrong: unknown keys
 /// (with the closest key suggested), repeated keys, flags given a value, keys missing their
-/// value or given a value of the wrong kind, malformed or zero rates, contradictory keys,
-/// `validate` with nothing to validate, a type that cannot be validated, a handler that is
-/// not `async` or that takes `self`. The function is then emitted unchanged next to the
+/// value or given a value of the wrong kind, malformed or zero rates, contradictory keys
+/// (within the attribute or against its policy), `validate` with nothing to validate, a
+/// type that cannot be validated, a handler that is not `async` or that takes `self`,
+/// malformed networks or times of the built-in guards, an unknown guard or a guard
+/// argument of the wrong type, an ownership check with the wrong signature or on a public
+/// handler, a role that is not declared. The function is then emitted unchanged next to the
 /// errors, so editors keep working.
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -204,9 +273,17 @@ pub fn policy(input: TokenStream) -> TokenStream {
         );
     }
     let model = validate::build(args, None, &mut errors);
-    let doc = format!("Policy `{}`: `{}`.", def.name, def.keys);
+    let doc = format!("\n\nPolicy `{}`: `{}`.", def.name, def.keys);
     match errors.finish() {
-        Ok(()) => expand::policy(&model.krate, &def.vis, &def.name, def.keys, &doc).into(),
+        Ok(()) => expand::policy(
+            &model.krate,
+            &def.attrs,
+            &def.vis,
+            &def.name,
+            def.keys,
+            &doc,
+        )
+        .into(),
         Err(error) => {
             // Handlers using the policy still expand (to their unchanged function) so the
             // errors are reported once, here.

@@ -16,6 +16,7 @@ use crate::error::Errors;
 
 /// `policy!`'s input: `[vis] NAME: keys`.
 pub(crate) struct PolicyDef {
+    pub(crate) attrs: Vec<syn::Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) name: Ident,
     pub(crate) keys: TokenStream,
@@ -23,6 +24,7 @@ pub(crate) struct PolicyDef {
 
 pub(crate) fn parse_def(input: TokenStream) -> syn::Result<PolicyDef> {
     let parser = |input: ParseStream<'_>| {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
         if let Visibility::Public(_) = vis {
             return Err(syn::Error::new_spanned(
@@ -43,7 +45,12 @@ pub(crate) fn parse_def(input: TokenStream) -> syn::Result<PolicyDef> {
         }
         let _: Token![:] = input.parse()?;
         let keys: TokenStream = input.parse()?;
-        Ok(PolicyDef { vis, name, keys })
+        Ok(PolicyDef {
+            attrs,
+            vis,
+            name,
+            keys,
+        })
     };
     parser.parse2(input)
 }
@@ -137,4 +144,79 @@ fn conflict_message(ours: &str, theirs: &str, policy: &str) -> String {
         ),
     };
     format!("`{ours}` conflicts with `{theirs}` of policy `{policy}`: {why}")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use syn::parse_quote;
+
+    fn merged(policy: TokenStream, handler: TokenStream) -> (Args, Vec<String>) {
+        let mut errors = Errors::default();
+        let policy = ResolvedPolicy {
+            name: parse_quote!(P),
+            args: parse_args(policy, &mut errors),
+        };
+        let handler = parse_args(handler, &mut errors);
+        let args = merge(handler, policy, &mut errors);
+        let messages = match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (args, messages)
+    }
+
+    #[test]
+    fn handler_keys_replace_and_add() {
+        let (args, errors) = merged(
+            parse_quote!(
+                role = "admin",
+                rate = "1/s",
+                tenant(h = "a"),
+                ip_allow(from = [])
+            ),
+            parse_quote!(policy = P, role = "editor", validate, tenant(h = "b")),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.role.unwrap().value.value(), "editor");
+        assert_eq!(args.rate.unwrap().value.value(), "1/s");
+        assert!(args.validate.is_some());
+        let keys: Vec<String> = args.guards.iter().map(|g| g.key.to_string()).collect();
+        assert_eq!(keys, ["ip_allow", "tenant"]);
+        let value = &args.guards[1].fields[0].value;
+        assert_eq!(quote::quote!(#value).to_string(), "\"b\"");
+    }
+
+    #[test]
+    fn exclusive_keys_across_policy_and_handler_conflict() {
+        let (_, errors) = merged(
+            parse_quote!(role = "admin"),
+            parse_quote!(policy = P, public),
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("`public` conflicts with `role` of policy `P`"));
+        let (_, errors) = merged(
+            parse_quote!(public),
+            parse_quote!(policy = P, any_role = ["a"]),
+        );
+        assert!(errors[0].starts_with("`any_role` conflicts with `public` of policy `P`"));
+        let (args, errors) = merged(parse_quote!(public), parse_quote!(policy = P));
+        assert!(errors.is_empty());
+        assert!(args.public.is_some());
+    }
+
+    #[test]
+    fn policy_definitions_parse_and_refuse_pub() {
+        let def = parse_def(parse_quote!(
+            /// docs
+            pub(crate) ADMIN: role = "admin"
+        ))
+        .unwrap();
+        assert_eq!(def.name, "ADMIN");
+        assert_eq!(def.attrs.len(), 1);
+        assert!(parse_def(parse_quote!(pub ADMIN: role = "admin")).is_err());
+        assert!(parse_def(parse_quote!(ADMIN role = "admin")).is_err());
+    }
 }

@@ -51,7 +51,7 @@ use crate::principal::Principal;
 /// A check of your own, run by the policy guard of every handler whose attribute names it.
 ///
 /// The implementing type's name is the attribute key and its public fields are the
-/// arguments; see the [module documentation](self) for how the key is resolved. Refuse a
+/// arguments: `#[secure(name(arg = value))]` builds `name { arg: value }`. Refuse a
 /// request by returning a [`SecurityError`]; its response is rendered like every other
 /// refusal.
 ///
