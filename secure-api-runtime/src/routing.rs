@@ -153,11 +153,11 @@ macro_rules! method_fns {
                     "Adds a `#[secure]` handler for `", stringify!($method), "` requests.\n\n",
                     "```\n",
                     "use secure_api_runtime::{Guard, Policy, PolicySource};\n",
-                    "use secure_api_runtime::routing::get;\n",
+                    "use secure_api_runtime::routing::SecureMethodRouter;\n",
                     "struct Open;\n",
                     "impl PolicySource for Open { const POLICY: &'static Policy = &Policy::public(\"app::h\"); }\n",
                     "async fn h(_: Guard<Open>) {}\n",
-                    "let methods: secure_api_runtime::routing::SecureMethodRouter = get(h).",
+                    "let methods: SecureMethodRouter = SecureMethodRouter::new().",
                     stringify!($method), "(h);\n",
                     "```"
                 )]
@@ -193,7 +193,23 @@ where
     SecureMethodRouter(axum::routing::any(handler))
 }
 
+impl<S: Clone + Send + Sync + 'static> Default for SecureMethodRouter<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<S: Clone + Send + Sync + 'static> SecureMethodRouter<S> {
+    /// A method router without handlers (every method answers 405 until one is added).
+    ///
+    /// ```
+    /// let methods: secure_api_runtime::routing::SecureMethodRouter =
+    ///     secure_api_runtime::routing::SecureMethodRouter::new();
+    /// ```
+    pub fn new() -> Self {
+        SecureMethodRouter(MethodRouter::new())
+    }
+
     /// The `#[secure]` handler for methods that have none here, instead of 405.
     ///
     /// ```
@@ -364,8 +380,12 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     ///
     /// ```
     /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
-    /// let router: secure_api_runtime::routing::SecureRouter =
-    ///     secure_api_runtime::routing::SecureRouter::new().route_layer(security.layer());
+    /// use secure_api_runtime::{Guard, Policy, PolicySource};
+    /// use secure_api_runtime::routing::{SecureRouter, get};
+    /// struct Open;
+    /// impl PolicySource for Open { const POLICY: &'static Policy = &Policy::public("app::h"); }
+    /// async fn h(_: Guard<Open>) {}
+    /// let router: SecureRouter = SecureRouter::new().route("/", get(h)).route_layer(security.layer());
     /// ```
     pub fn route_layer<L>(self, layer: L) -> Self
     where
