@@ -26,8 +26,21 @@ pub(crate) const KEYS: &[&str] = &[
     "link",
     "headers",
     "csp",
+    "policy",
+    "owner",
+    "owner_refusal",
+    "ip_allow",
+    "time_window",
+    "maintenance",
     "crate",
 ];
+
+/// The built-in guards: keys written `key(arg = value, ...)` like custom guards, whose
+/// literals the macro checks while compiling.
+pub(crate) const BUILTIN_GUARDS: &[&str] = &["ip_allow", "time_window", "maintenance"];
+
+/// The hidden entry through which a named policy hands its keys back to `#[secure]`.
+pub(crate) const RESOLVED_POLICY: &str = "__secure_api_policy";
 
 /// A key that was given, with the token that named it and where it stood among the entries
 /// (so a conflict can be reported on whichever of two keys came second).
@@ -73,12 +86,68 @@ pub(crate) struct Args {
     pub(crate) link: Option<Keyed<LitStr>>,
     pub(crate) headers: Option<Keyed<LitStr>>,
     pub(crate) csp: Option<Keyed<LitStr>>,
+    /// `policy = NAME`: a policy defined with `policy!`.
+    pub(crate) policy: Option<Keyed<syn::Path>>,
+    /// `owner = check`: the ownership check function.
+    pub(crate) owner: Option<Keyed<syn::Path>>,
+    /// `owner_refusal = 404 | 403`.
+    pub(crate) owner_refusal: Option<Keyed<syn::LitInt>>,
+    /// Built-in and custom guards, `key(arg = value, ...)`, in source order.
+    pub(crate) guards: Vec<GuardArgs>,
+    /// The keys of the named policy, handed back by its `macro_rules!` (second pass).
+    pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
+    /// The declared roles and scopes (`secure-api.roles`), when the application has any.
+    pub(crate) declared: Option<crate::declared::Declared>,
+}
+
+/// A guard entry `key(arg = value, ...)`.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardArgs {
+    pub(crate) key: Ident,
+    pub(crate) fields: Vec<GuardField>,
+}
+
+/// One `arg = value` of a guard.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardField {
+    pub(crate) name: Ident,
+    pub(crate) value: Expr,
+}
+
+impl syn::parse::Parse for GuardField {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Ident::peek_any) {
+            return Err(input.error("expected a guard argument `name = value`"));
+        }
+        let name = input.call(Ident::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                name.span(),
+                format_args!(
+                    "`{}` needs a value: guard arguments are written `name = value`",
+                    name.unraw()
+                ),
+            ));
+        }
+        let _: Token![=] = input.parse()?;
+        let value: Expr = input.parse()?;
+        Ok(GuardField { name, value })
+    }
+}
+
+/// The keys of a named policy as `policy!` wrote them, with its name.
+#[derive(Debug)]
+pub(crate) struct ResolvedPolicy {
+    pub(crate) name: syn::Path,
+    pub(crate) args: Args,
 }
 
 /// One entry before its key is interpreted.
 struct Entry {
     key: Ident,
     value: Option<(Token![=], Expr)>,
+    /// `key(...)`: the parenthesised arguments, unparsed.
+    group: Option<proc_macro2::Group>,
 }
 
 /// The annotated function. The body stays raw tokens: if it does not parse, the macro still
@@ -134,6 +203,52 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
             }
         };
         let name = entry.key.unraw().to_string();
+        if let Some(group) = entry.group.clone() {
+            if name == RESOLVED_POLICY {
+                if args.resolved_policy.is_none() {
+                    args.resolved_policy = parse_resolved(group.stream(), errors).map(Box::new);
+                }
+                continue;
+            }
+            if KEYS.contains(&name.as_str()) && !BUILTIN_GUARDS.contains(&name.as_str()) {
+                errors.at(
+                    entry.key.span(),
+                    format_args!(
+                        "`{name}` is not a guard and takes no parentheses: write `{}`",
+                        example(&name)
+                    ),
+                );
+                continue;
+            }
+            if seen.contains(&name) {
+                errors.at(
+                    entry.key.span(),
+                    format_args!("duplicate guard `{name}`: each guard may be given once"),
+                );
+                continue;
+            }
+            seen.push(name);
+            match syn::punctuated::Punctuated::<GuardField, Token![,]>::parse_terminated
+                .parse2(group.stream())
+            {
+                Ok(fields) => args.guards.push(GuardArgs {
+                    key: entry.key,
+                    fields: fields.into_iter().collect(),
+                }),
+                Err(error) => errors.push(error),
+            }
+            continue;
+        }
+        if BUILTIN_GUARDS.contains(&name.as_str()) {
+            errors.at(
+                entry.key.span(),
+                format_args!(
+                    "`{name}` is a guard and takes arguments: write `{}`",
+                    example(&name)
+                ),
+            );
+            continue;
+        }
         if !KEYS.contains(&name.as_str()) {
             errors.at(entry.key.span(), unknown_key_message(&name));
             continue;
@@ -186,7 +301,22 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<Entry> {
     }
     let key = input.call(Ident::parse_any)?;
     if input.is_empty() {
-        return Ok(Entry { key, value: None });
+        return Ok(Entry {
+            key,
+            value: None,
+            group: None,
+        });
+    }
+    if input.peek(syn::token::Paren) {
+        let group: proc_macro2::Group = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("expected `,` between keys"));
+        }
+        return Ok(Entry {
+            key,
+            value: None,
+            group: Some(group),
+        });
     }
     if !input.peek(Token![=]) {
         return Err(input.error(format_args!("expected `=` or `,` after `{}`", key.unraw())));
@@ -205,13 +335,69 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<Entry> {
     Ok(Entry {
         key,
         value: Some((eq, value)),
+        group: None,
     })
 }
 
 /// Interprets one entry whose key is known and not a duplicate.
 fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut Errors) {
-    let Entry { key, value } = entry;
+    let Entry { key, value, .. } = entry;
     match name {
+        "policy" | "owner" => {
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`{name}` needs a value, such as `{}`", example(name)),
+                );
+                return;
+            };
+            let path = match &value {
+                Expr::Path(p) if p.attrs.is_empty() && p.qself.is_none() => p.path.clone(),
+                _ => {
+                    let what = if name == "policy" {
+                        "the name of a policy defined with `policy!`"
+                    } else {
+                        "the path of an async ownership check function"
+                    };
+                    errors.spanned(
+                        &value,
+                        format_args!("`{name}` expects {what}, such as `{}`", example(name)),
+                    );
+                    return;
+                }
+            };
+            let slot = if name == "policy" {
+                &mut args.policy
+            } else {
+                &mut args.owner
+            };
+            *slot = Some(Keyed::new(&key, position, path));
+        }
+        "owner_refusal" => {
+            let lit = match value {
+                Some((
+                    _,
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(lit), ..
+                    }),
+                )) => lit,
+                Some((_, value)) => {
+                    errors.spanned(
+                        &value,
+                        "`owner_refusal` expects the status `404` or `403`, such as `owner_refusal = 403`",
+                    );
+                    return;
+                }
+                None => {
+                    errors.at(
+                        key.span(),
+                        "`owner_refusal` needs a value, such as `owner_refusal = 403`",
+                    );
+                    return;
+                }
+            };
+            args.owner_refusal = Some(Keyed::new(&key, position, lit));
+        }
         "public" | "validate" | "replay" | "idempotent" => {
             if let Some((_, value)) = value {
                 errors.spanned(
@@ -229,16 +415,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             *slot = Some(Keyed::new(&key, position, ()));
         }
         "role" | "rate" | "crate" | "deprecated" | "sunset" | "link" | "headers" | "csp" => {
-            let example = match name {
-                "role" => "role = \"admin\"",
-                "rate" => "rate = \"100/15m\"",
-                "deprecated" => "deprecated = \"2027-01-01\"",
-                "sunset" => "sunset = \"2027-06-30\"",
-                "link" => "link = \"https://api.example.com/v2/docs\"",
-                "headers" => "headers = \"relaxed\"",
-                "csp" => "csp = \"default-src 'self'\"",
-                _ => "crate = \"secure_api\"",
-            };
+            let example = example(name);
             let Some((_, value)) = value else {
                 errors.at(
                     key.span(),
@@ -317,6 +494,51 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
     }
 }
 
+/// An example of each key, for messages.
+fn example(name: &str) -> &'static str {
+    match name {
+        "public" => "public",
+        "role" => "role = \"admin\"",
+        "any_role" => "any_role = [\"editor\", \"auditor\"]",
+        "rate" => "rate = \"100/15m\"",
+        "validate" => "validate",
+        "replay" => "replay",
+        "idempotent" => "idempotent",
+        "deprecated" => "deprecated = \"2027-01-01\"",
+        "sunset" => "sunset = \"2027-06-30\"",
+        "link" => "link = \"https://api.example.com/v2/docs\"",
+        "headers" => "headers = \"relaxed\"",
+        "csp" => "csp = \"default-src 'self'\"",
+        "policy" => "policy = ADMIN_WRITE",
+        "owner" => "owner = owns_customer",
+        "owner_refusal" => "owner_refusal = 403",
+        "ip_allow" => "ip_allow(from = [\"10.0.0.0/8\"])",
+        "time_window" => "time_window(from = \"08:00\", to = \"18:00\")",
+        "maintenance" => "maintenance(from = \"02:00\", to = \"03:00\")",
+        _ => "crate = \"secure_api\"",
+    }
+}
+
+/// `NAME: keys...`, the contents of the hidden entry a policy's `macro_rules!` writes.
+fn parse_resolved(tokens: TokenStream, errors: &mut Errors) -> Option<ResolvedPolicy> {
+    let parser = |input: ParseStream<'_>| {
+        let name = input.call(syn::Path::parse_mod_style)?;
+        let _: Token![:] = input.parse()?;
+        let keys: TokenStream = input.parse()?;
+        Ok((name, keys))
+    };
+    match parser.parse2(tokens) {
+        Ok((name, keys)) => Some(ResolvedPolicy {
+            name,
+            args: parse_args(keys, errors),
+        }),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    }
+}
+
 /// `KEYS` and the match in `set` must agree; should they not, say so instead of panicking.
 fn unreachable_key(name: &str, key: &Ident, errors: &mut Errors) {
     errors.at(
@@ -346,7 +568,9 @@ fn unknown_key_message(name: &str) -> String {
         Some(close) => {
             format!("unknown key `{name}`: did you mean `{close}`? The keys are {valid}")
         }
-        None => format!("unknown key `{name}`: the keys are {valid}"),
+        None => format!(
+            "unknown key `{name}`: the keys are {valid}; a custom guard is written with its arguments, `{name}(arg = value, ...)`"
+        ),
     }
 }
 
@@ -534,6 +758,67 @@ mod tests {
         assert!(errors[2].contains("expected `,` between keys"));
         assert!(errors[3].contains("expected a key before `,`"));
         assert!(args.public.is_some());
+    }
+
+    #[test]
+    fn guards_policy_and_owner_parse_into_their_slots() {
+        let (args, errors) = parse(parse_quote!(
+            policy = crate::policies::ADMIN,
+            tenant(header = "X-Tenant", allowed = ["a", "b"]),
+            ip_allow(from = ["10.0.0.0/8"]),
+            owner = owns,
+            owner_refusal = 403
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.policy.unwrap().value.segments.len(), 3);
+        let keys: Vec<String> = args.guards.iter().map(|g| g.key.to_string()).collect();
+        assert_eq!(keys, ["tenant", "ip_allow"]);
+        let fields: Vec<String> = args.guards[0]
+            .fields
+            .iter()
+            .map(|f| f.name.to_string())
+            .collect();
+        assert_eq!(fields, ["header", "allowed"]);
+        assert!(args.owner.unwrap().value.is_ident("owns"));
+        assert_eq!(args.owner_refusal.unwrap().value.base10_digits(), "403");
+    }
+
+    #[test]
+    fn guard_mistakes_are_reported_at_their_token() {
+        let (_, errors) = parse(parse_quote!(
+            ip_allow,
+            role("admin"),
+            tenant(header),
+            tenant(header = "a"),
+            tenant(header = "b"),
+            policy = "P",
+            owner = 5,
+            owner_refusal = "403"
+        ));
+        assert_eq!(errors.len(), 8, "{errors:?}");
+        assert!(errors[0].contains("`ip_allow` is a guard and takes arguments"));
+        assert!(errors[1].contains("`role` is not a guard"));
+        assert!(errors[2].contains("`header` needs a value"));
+        // Both later `tenant`s repeat the first, even though its arguments were wrong.
+        assert!(errors[3].contains("duplicate guard `tenant`"));
+        assert!(errors[4].contains("duplicate guard `tenant`"));
+        assert!(errors[5].contains("`policy` expects the name of a policy"));
+        assert!(errors[6].contains("`owner` expects the path"));
+        assert!(errors[7].contains("`owner_refusal` expects the status"));
+    }
+
+    #[test]
+    fn the_resolved_policy_entry_carries_the_policys_keys() {
+        let (args, errors) = parse(parse_quote!(
+            __secure_api_policy(ADMIN: role = "admin", rate = "1/s"),
+            policy = ADMIN,
+            validate
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let resolved = args.resolved_policy.unwrap();
+        assert!(resolved.name.is_ident("ADMIN"));
+        assert_eq!(resolved.args.role.unwrap().value.value(), "admin");
+        assert!(args.validate.is_some());
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
         quote_spanned!(inner.span()=> #krate::__private::assert_validatable::<#inner>();)
     });
 
+    let checks = checks(model);
+    let tracked = track(model.declared_file.as_deref());
+
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, unreachable_pub)]
@@ -98,6 +101,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 #rates
                 #validated
                 #transport;
+            #checks
         }
 
         #krate::__private::inventory::submit! {
@@ -105,6 +109,8 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 <#policy_ident as #krate::__private::PolicySource>::POLICY
             )
         }
+
+        #tracked
 
         #(#attrs)*
         #vis #sig {
@@ -141,6 +147,133 @@ fn transport(t: &crate::transport::Transport) -> TokenStream {
         out.extend(quote!(.content_security_policy(#csp)));
     }
     out
+}
+
+/// `run_checks`: each guard in order, then the ownership check. Each call is spanned at
+/// the user's key so that "not a guard" or "not an ownership check" is reported there, and
+/// each argument keeps its own span so that a wrong type is reported at the argument.
+fn checks(model: &Model) -> TokenStream {
+    if model.guards.is_empty() && model.owner.is_none() {
+        return TokenStream::new();
+    }
+    let krate = &model.krate;
+    let request = quote!(__secure_api_request);
+    let guards = model.guards.iter().map(|guard| {
+        let key = &guard.key;
+        let ty = match key.to_string().as_str() {
+            "ip_allow" => quote_spanned!(key.span()=> #krate::guards::IpAllow),
+            "time_window" => quote_spanned!(key.span()=> #krate::guards::TimeWindow),
+            "maintenance" => quote_spanned!(key.span()=> #krate::guards::Maintenance),
+            _ => quote!(#key),
+        };
+        let fields = guard.fields.iter().map(|field| {
+            let name = &field.name;
+            let value = match &field.value {
+                // An array literal is passed as a `&'static [T]`.
+                syn::Expr::Array(array) => quote_spanned!(array.span()=> &#array),
+                other => quote!(#other),
+            };
+            quote!(#name: #value)
+        });
+        let run = quote_spanned!(key.span()=>
+            #krate::__private::run_guard(&__secure_api_guard, #request).await?;
+        );
+        quote! {
+            {
+                let __secure_api_guard = #ty { #(#fields),* };
+                #run
+            }
+        }
+    });
+    let owner = model.owner.as_ref().map(|(check, forbidden)| {
+        let refusal = if *forbidden {
+            quote!(Forbidden)
+        } else {
+            quote!(NotFound)
+        };
+        quote_spanned!(check.span()=>
+            #krate::__private::check_owner(&#check, #request, #krate::__private::OwnerRefusal::#refusal).await?;
+        )
+    });
+    quote! {
+        async fn run_checks(
+            #request: &mut #krate::__private::GuardRequest<'_>,
+        ) -> ::core::result::Result<(), #krate::__private::SecurityError> {
+            #(#guards)*
+            #owner
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// Includes the declaration file's bytes so that cargo rebuilds when it changes.
+pub(crate) fn track(file: Option<&str>) -> TokenStream {
+    match file {
+        Some(file) => quote! {
+            const _: &[u8] = ::core::include_bytes!(#file);
+        },
+        None => TokenStream::new(),
+    }
+}
+
+/// The first pass of a handler naming a policy: hand the attribute and the function to the
+/// policy's `macro_rules!`, which calls `#[secure]` again with its own keys added.
+pub(crate) fn delegate(policy: &syn::Path, attr: TokenStream, item: TokenStream) -> TokenStream {
+    quote_spanned! {policy.span()=>
+        #policy! { @secure_api [#attr] #item }
+    }
+}
+
+/// `policy!(NAME: keys)`: a `macro_rules!` that re-applies `#[secure]` with the policy's
+/// keys, re-exported under the policy's name so that it is imported like any item.
+pub(crate) fn policy(
+    krate: &syn::Path,
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    keys: TokenStream,
+    doc: &str,
+) -> TokenStream {
+    let hidden = format_ident!("__secure_api_policy_macro_{}", name);
+    let misuse = LitStr::new(
+        &format!(
+            "`{name}` is a secure-api policy: use it as `#[secure(policy = {name})]` on a handler"
+        ),
+        name.span(),
+    );
+    let resolved = format_ident!("__secure_api_policy");
+    quote! {
+        #[doc(hidden)]
+        #[allow(unused_macros)]
+        macro_rules! #hidden {
+            (@secure_api [$($args:tt)*] $($item:tt)*) => {
+                #[#krate::secure(#resolved(#name: #keys), $($args)*)]
+                $($item)*
+            };
+            ($($other:tt)*) => {
+                ::core::compile_error!(#misuse);
+            };
+        }
+        #(#attrs)*
+        #[doc = #doc]
+        #[allow(unused_imports)]
+        #vis use #hidden as #name;
+    }
+}
+
+/// The stand-in for a policy whose keys have errors: handlers naming it expand to their
+/// function unchanged, so the errors are reported once, at the policy.
+pub(crate) fn policy_passthrough(vis: &syn::Visibility, name: &syn::Ident) -> TokenStream {
+    let hidden = format_ident!("__secure_api_policy_macro_{}", name);
+    quote! {
+        #[doc(hidden)]
+        #[allow(unused_macros)]
+        macro_rules! #hidden {
+            (@secure_api [$($args:tt)*] $($item:tt)*) => { $($item)* };
+        }
+        #[allow(unused_imports)]
+        #vis use #hidden as #name;
+    }
 }
 
 /// `pat: ty` becomes `__private::W(pat): __private::W<ty>`.

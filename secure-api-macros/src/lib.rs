@@ -4,8 +4,11 @@
 //! the runtime by the path `::secure_api::__private`, so this crate is of no use on its own.
 
 mod args;
+mod declared;
 mod error;
 mod expand;
+mod named;
+mod output;
 mod transport;
 mod validate;
 
@@ -115,6 +118,72 @@ use proc_macro::TokenStream;
 /// async fn create(Json(new): Json<NewCustomer>) -> StatusCode { /* ... */ }
 /// ```
 ///
+/// ## `policy = NAME`
+///
+/// Applies a named policy defined with [`policy!`]: its keys, plus those of the attribute.
+/// A key given in both replaces the policy's value (`role = "editor"` replaces the policy's
+/// role, the policy's rate still applies); keys that exclude each other across the two
+/// (`public` here, `role` in the policy; `any_role` here, `role` there) are an error at this
+/// attribute's key:
+///
+/// ```ignore
+/// policy!(ADMIN_WRITE: role = "admin", rate = "10/1m");
+///
+/// #[secure(policy = ADMIN_WRITE, validate)]
+/// async fn create(Json(body): Json<NewThing>) -> StatusCode { /* ... */ }
+/// ```
+///
+/// ## Guards: `name(arg = value, ...)`
+///
+/// A key followed by parentheses is a guard, run after authentication, the roles and the
+/// rate limits, in the order written. Three are built in, and their literals are checked
+/// while compiling:
+///
+/// - `ip_allow(from = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"])`: 403 unless the
+///   client address is in one of the networks (500 when the address is unknown).
+/// - `time_window(from = "08:00", to = "18:00")`: 403 outside the daily window, UTC
+///   (`from` later than `to` wraps past midnight).
+/// - `maintenance(from = "02:00", to = "03:00")`: 503 inside the daily window, UTC.
+///
+/// Any other name is a custom guard: the type of that name in scope, implementing
+/// `secure_api::RequestGuard`, built from the arguments as a struct literal. An unknown
+/// name is "cannot find type `name`" at the key; an argument of the wrong type is a type
+/// error at the argument; an array argument is passed as `&'static [T]`:
+///
+/// ```ignore
+/// #[allow(non_camel_case_types)]
+/// struct tenant { header: &'static str }
+/// impl RequestGuard for tenant {
+///     async fn check(&self, request: &mut GuardRequest<'_>) -> Result<(), SecurityError> { /* ... */ }
+/// }
+///
+/// #[secure(role = "viewer", tenant(header = "X-Tenant"))]
+/// async fn report() -> String { /* ... */ }
+/// ```
+///
+/// ## `owner = check`, `owner_refusal = 404 | 403`
+///
+/// An ownership check (object-level authorization), run last: an async function taking the
+/// `Principal` and then extractors that need no state (`Path<u64>`, `Extension<Db>`...),
+/// answering `bool` or `Result<bool, SecurityError>`. When it answers `false` the request
+/// is refused with 404 (as if the object did not exist, the default) or 403 with
+/// `owner_refusal = 403`. It needs a principal, so it cannot be combined with `public`:
+///
+/// ```ignore
+/// async fn owns(principal: Principal, Path(id): Path<u64>) -> bool { /* ... */ }
+///
+/// #[secure(role = "viewer", owner = owns)]
+/// async fn show(Path(id): Path<u64>) -> Json<Account> { /* ... */ }
+/// ```
+///
+/// ## Declared roles
+///
+/// When a `secure-api.roles` file sits next to `Cargo.toml` (lines such as
+/// `roles admin > editor > viewer` and `scopes customers:read`), every role named here must
+/// be declared in it (an undeclared one is an error at the literal, naming the closest
+/// declared role and listing them all), and a cycle in it is an error. `declared_roles!()`
+/// gives the runtime the same hierarchy. Without the file, roles are taken as written.
+///
 /// ## `crate = "path"`
 ///
 /// The path of the `secure_api` crate, for when it is renamed or re-exported; the generated
@@ -131,15 +200,19 @@ use proc_macro::TokenStream;
 ///
 /// Every mistake is reported in the same build, at the token that is wrong: unknown keys
 /// (with the closest key suggested), repeated keys, flags given a value, keys missing their
-/// value or given a value of the wrong kind, malformed or zero rates, contradictory keys,
-/// `validate` with nothing to validate, a type that cannot be validated, a handler that is
-/// not `async` or that takes `self`. The function is then emitted unchanged next to the
+/// value or given a value of the wrong kind, malformed or zero rates, contradictory keys
+/// (within the attribute or against its policy), `validate` with nothing to validate, a
+/// type that cannot be validated, a handler that is not `async` or that takes `self`,
+/// malformed networks or times of the built-in guards, an unknown guard or a guard
+/// argument of the wrong type, an ownership check with the wrong signature or on a public
+/// handler, a role that is not declared. The function is then emitted unchanged next to the
 /// errors, so editors keep working.
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
+    let attr = proc_macro2::TokenStream::from(attr);
     let mut errors = error::Errors::default();
-    let args = args::parse_args(attr.into(), &mut errors);
+    let mut args = args::parse_args(attr.clone(), &mut errors);
     let handler = match args::parse_handler(item.clone()) {
         Ok(handler) => Some(handler),
         Err(error) => {
@@ -147,6 +220,20 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
             None
         }
     };
+    if let Some(policy) = &args.policy
+        && args.resolved_policy.is_none()
+    {
+        // First pass: the policy's `macro_rules!` adds its keys and applies `#[secure]` again.
+        return match errors.finish() {
+            Ok(()) => expand::delegate(&policy.value, attr, item),
+            Err(error) => expand::unchanged(item, &error),
+        }
+        .into();
+    }
+    if let Some(resolved) = args.resolved_policy.take() {
+        args = named::merge(args, *resolved, &mut errors);
+    }
+    args.declared = declared_or_error(&mut errors);
     let model = validate::build(args, handler.as_ref(), &mut errors);
     let output = match (errors.finish(), handler) {
         (Ok(()), Some(handler)) => expand::handler(&model, handler),
@@ -155,4 +242,149 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Ok(()), None) => item,
     };
     output.into()
+}
+
+/// Defines a named policy: keys of `#[secure]` shared by several handlers.
+///
+/// ```ignore
+/// policy!(ADMIN_WRITE: role = "admin", rate = "10/1m");
+///
+/// #[secure(policy = ADMIN_WRITE, validate)]
+/// async fn create(Json(body): Json<NewThing>) -> StatusCode { /* ... */ }
+/// ```
+///
+/// The keys are those of `#[secure]` and are checked where the policy is defined. A
+/// handler using it can add keys, and replace a key the policy gives by giving it again;
+/// keys that exclude each other (`public` with the policy's `role`) are an error at the
+/// handler. The policy is an item of the module that defines it: import it with `use` like
+/// any other (`pub(crate)` makes it visible to the whole crate).
+#[proc_macro]
+pub fn policy(input: TokenStream) -> TokenStream {
+    let def = match named::parse_def(input.into()) {
+        Ok(def) => def,
+        Err(error) => return error.to_compile_error().into(),
+    };
+    let mut errors = error::Errors::default();
+    let mut args = args::parse_args(def.keys.clone(), &mut errors);
+    args.declared = declared_or_error(&mut errors);
+    if let Some(policy) = &args.policy {
+        errors.at(
+            policy.key.span(),
+            "a policy cannot name another policy: list the keys they share in this `policy!` instead",
+        );
+    }
+    let model = validate::build(args, None, &mut errors);
+    let doc = format!("\n\nPolicy `{}`: `{}`.", def.name, def.keys);
+    match errors.finish() {
+        Ok(()) => expand::policy(
+            &model.krate,
+            &def.attrs,
+            &def.vis,
+            &def.name,
+            def.keys,
+            &doc,
+        )
+        .into(),
+        Err(error) => {
+            // Handlers using the policy still expand (to their unchanged function) so the
+            // errors are reported once, here.
+            let passthrough = expand::policy_passthrough(&def.vis, &def.name);
+            let errors = error.to_compile_error();
+            quote::quote!(#passthrough #errors).into()
+        }
+    }
+}
+
+/// The application's declared roles, or an error at the macro's call site saying what is
+/// wrong with the file.
+fn declared_or_error(errors: &mut error::Errors) -> Option<declared::Declared> {
+    match declared::find() {
+        Ok(declared) => declared,
+        Err(message) => {
+            errors.at(proc_macro2::Span::call_site(), message);
+            None
+        }
+    }
+}
+
+/// The role hierarchy declared in `secure-api.roles`, as the chains that
+/// `SecurityBuilder::role_hierarchy` takes, so that the runtime and the compile-time checks
+/// read the same declaration.
+///
+/// ```ignore
+/// let security = Security::builder()
+///     .hmac_secret(secret)
+///     .issuer("customer-api")
+///     .audience("customer-api")
+///     .role_hierarchy(secure_api::declared_roles!())
+///     .build()?;
+/// ```
+///
+/// Without the file, or with a mistake in it, this is a compile error.
+#[proc_macro]
+pub fn declared_roles(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        let input = proc_macro2::TokenStream::from(input);
+        return syn::Error::new_spanned(input, "`declared_roles!()` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    match declared::find() {
+        Ok(Some(declared)) => {
+            let track = expand::track(Some(&declared.path()));
+            let chains = declared.chains();
+            quote::quote!({ #track #chains }).into()
+        }
+        Ok(None) => syn::Error::new(
+            proc_macro2::Span::call_site(),
+            format_args!(
+                "no {} file next to Cargo.toml (or in a directory between it and this file): declare the roles there, one chain a line, such as `roles admin > editor > viewer`",
+                declared::FILE
+            ),
+        )
+        .to_compile_error()
+        .into(),
+        Err(message) => syn::Error::new(proc_macro2::Span::call_site(), message)
+            .to_compile_error()
+            .into(),
+    }
+}
+
+/// Field-level output authorization: which principal may see which field of a response.
+///
+/// ```ignore
+/// #[derive(AuthorizedOutput)]
+/// struct CustomerView {
+///     id: u64,
+///     name: String,
+///     #[visible(role = "admin")]
+///     email: String,
+///     #[visible(any_role = ["admin", "support"], scope = "customers:pii")]
+///     phone: String,
+/// }
+///
+/// #[secure(role = "viewer")]
+/// async fn show(principal: Principal) -> Filtered<CustomerView> {
+///     Filtered::new(&principal, load())
+/// }
+/// ```
+///
+/// Unmarked fields are shown to everybody; a marked one only to a principal holding one of
+/// its roles (through the hierarchy) and one of its scopes. `#[visible(nested)]` applies
+/// the rules of a field whose type derives `AuthorizedOutput` too. The derive does not
+/// implement `Serialize`, and deriving both is a compile error, so a value can only be sent
+/// through `Filtered`. Role and scope names are checked like those of `#[secure]`.
+#[proc_macro_derive(AuthorizedOutput, attributes(visible))]
+pub fn derive_authorized_output(input: TokenStream) -> TokenStream {
+    let input = match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error().into(),
+    };
+    let mut errors = error::Errors::default();
+    let declared = declared_or_error(&mut errors);
+    let output = output::derive(input, declared.as_ref(), &mut errors);
+    match errors.finish() {
+        Ok(()) => output.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
 }

@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, LitStr, PathArguments, Type};
 
-use crate::args::{Args, Handler, Keyed};
+use crate::args::{Args, GuardArgs, GuardField, Handler, Keyed};
 use crate::error::Errors;
 
 /// Who may call the handler.
@@ -46,6 +46,12 @@ pub(crate) struct Model {
     pub(crate) decoded_args: Vec<usize>,
     /// Replay, idempotency, deprecation and header keys.
     pub(crate) transport: crate::transport::Transport,
+    /// Built-in and custom guards, in source order.
+    pub(crate) guards: Vec<GuardArgs>,
+    /// The ownership check and whether its refusal is 403 (otherwise 404).
+    pub(crate) owner: Option<(syn::Path, bool)>,
+    /// The declaration file, whose bytes the expansion includes so that editing it rebuilds.
+    pub(crate) declared_file: Option<String>,
 }
 
 /// Extractors whose value `validate` checks after extraction.
@@ -99,6 +105,10 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         errors.at(flag.key.span(), message);
     }
 
+    for guard in &args.guards {
+        check_builtin_guard(guard, errors);
+    }
+    let owner = owner(&args, &access, errors);
     let krate = args.krate.map_or_else(default_crate_path, |k| k.value);
     Model {
         krate,
@@ -108,7 +118,191 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validated_args,
         decoded_args,
         transport,
+        guards: args.guards,
+        owner,
+        declared_file: args.declared.as_ref().map(crate::declared::Declared::path),
     }
+}
+
+fn owner(args: &Args, access: &Access, errors: &mut Errors) -> Option<(syn::Path, bool)> {
+    let forbidden = match &args.owner_refusal {
+        Some(refusal) => match refusal.value.base10_parse::<u16>() {
+            Ok(404) => false,
+            Ok(403) => true,
+            _ => {
+                errors.at(
+                    refusal.value.span(),
+                    "`owner_refusal` is `404` (hide the object, the default) or `403` (refuse it openly)",
+                );
+                false
+            }
+        },
+        None => false,
+    };
+    match (&args.owner, &args.owner_refusal) {
+        (None, Some(refusal)) => {
+            errors.at(
+                refusal.key.span(),
+                "`owner_refusal` has no effect without an ownership check: add `owner = check_fn` or remove it",
+            );
+            None
+        }
+        (Some(owner), _) => {
+            if let (Access::Public, Some(public)) = (access, &args.public) {
+                errors.at(
+                    later(owner, public).span(),
+                    "`owner` cannot be combined with `public`: an ownership check needs the authenticated principal, and a public handler has none",
+                );
+            }
+            Some((owner.value.clone(), forbidden))
+        }
+        (None, None) => None,
+    }
+}
+
+/// Checks the arguments of the built-in guards; custom guards are checked by rustc, since
+/// their arguments are the fields of the user's type.
+fn check_builtin_guard(guard: &GuardArgs, errors: &mut Errors) {
+    let name = guard.key.to_string();
+    let (expected, example): (&[&str], &str) = match name.as_str() {
+        "ip_allow" => (
+            &["from"],
+            "ip_allow(from = [\"10.0.0.0/8\", \"2001:db8::/32\"])",
+        ),
+        "time_window" => (
+            &["from", "to"],
+            "time_window(from = \"08:00\", to = \"18:00\")",
+        ),
+        "maintenance" => (
+            &["from", "to"],
+            "maintenance(from = \"02:00\", to = \"03:00\")",
+        ),
+        _ => return,
+    };
+    let field = |wanted: &str| guard.fields.iter().find(|f| f.name == wanted);
+    for GuardField { name: arg, .. } in &guard.fields {
+        if !expected.iter().any(|e| arg == e) {
+            errors.at(
+                arg.span(),
+                format_args!("`{name}` has no argument `{arg}`: write `{example}`"),
+            );
+        }
+    }
+    for wanted in expected {
+        if field(wanted).is_none() {
+            errors.at(
+                guard.key.span(),
+                format_args!("`{name}` needs `{wanted} = ...`: write `{example}`"),
+            );
+        }
+    }
+    if name == "ip_allow" {
+        if let Some(from) = field("from") {
+            check_networks(&from.value, errors);
+        }
+        return;
+    }
+    let mut minutes = Vec::new();
+    for wanted in ["from", "to"] {
+        let Some(field) = field(wanted) else { continue };
+        match string_literal(&field.value) {
+            Some(lit) => match parse_minute(&lit.value()) {
+                Some(minute) => minutes.push(minute),
+                None => errors.at(
+                    lit.span(),
+                    format_args!(
+                        "invalid time {:?}: expected \"HH:MM\" on a 24-hour clock, UTC, such as \"08:00\" or \"23:30\"",
+                        lit.value()
+                    ),
+                ),
+            },
+            None => errors.spanned(
+                &field.value,
+                format_args!("`{wanted}` expects a string literal \"HH:MM\", such as `{wanted} = \"08:00\"`"),
+            ),
+        }
+    }
+    if let [from, to] = minutes[..]
+        && from == to
+        && let Some(to) = field("to")
+    {
+        errors.spanned(
+            &to.value,
+            "`from` and `to` are the same time, so the window is empty: give the end of the window",
+        );
+    }
+}
+
+fn check_networks(value: &syn::Expr, errors: &mut Errors) {
+    let syn::Expr::Array(array) = value else {
+        errors.spanned(
+            value,
+            "`from` expects an array of networks, such as `from = [\"10.0.0.0/8\", \"192.0.2.7\"]`",
+        );
+        return;
+    };
+    if array.elems.is_empty() {
+        errors.spanned(
+            value,
+            "`ip_allow` with no network refuses every request: list at least one, such as `from = [\"10.0.0.0/8\"]`",
+        );
+    }
+    for elem in &array.elems {
+        match string_literal(elem) {
+            Some(lit) if is_network(&lit.value()) => {}
+            Some(lit) => errors.at(
+                lit.span(),
+                format_args!(
+                    "{:?} is not a network: write an address with an optional prefix length, such as \"10.0.0.0/8\", \"2001:db8::/32\" or \"192.0.2.7\"",
+                    lit.value()
+                ),
+            ),
+            None => errors.spanned(elem, "a network must be a string literal, such as `\"10.0.0.0/8\"`"),
+        }
+    }
+}
+
+fn string_literal(expr: &syn::Expr) -> Option<LitStr> {
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Some(lit.clone()),
+        syn::Expr::Group(group) => string_literal(&group.expr),
+        _ => None,
+    }
+}
+
+/// `addr` or `addr/prefix` with the prefix within the family's width (the runtime's
+/// `guards::IpAllow` accepts exactly these).
+pub(crate) fn is_network(text: &str) -> bool {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text, None),
+    };
+    let Ok(addr) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    match prefix {
+        None => true,
+        Some(p) => {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u8>().is_ok_and(|p| p <= width)
+        }
+    }
+}
+
+/// Minutes since midnight of `HH:MM`.
+pub(crate) fn parse_minute(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 fn default_crate_path() -> syn::Path {
@@ -180,12 +374,46 @@ fn access(args: &Args, errors: &mut Errors) -> Access {
         }
     }
 
+    if let Some(declared) = &args.declared {
+        for role in &roles {
+            check_declared_role(role, declared, errors);
+        }
+    }
+
     if args.public.is_some() {
         Access::Public
     } else if roles.is_empty() {
         Access::Authenticated
     } else {
         Access::AnyOf(roles)
+    }
+}
+
+/// A role named in an attribute must be one the application declared.
+pub(crate) fn check_declared_role(
+    role: &LitStr,
+    declared: &crate::declared::Declared,
+    errors: &mut Errors,
+) {
+    let name = role.value();
+    if declared.roles.contains(&name) {
+        return;
+    }
+    let all = crate::declared::list(&declared.roles);
+    let file = crate::declared::FILE;
+    match crate::declared::closest(&name, &declared.roles) {
+        Some(close) => errors.at(
+            role.span(),
+            format_args!(
+                "role `{name}` is not declared in {file}: did you mean `{close}`? The declared roles are {all}"
+            ),
+        ),
+        None => errors.at(
+            role.span(),
+            format_args!(
+                "role `{name}` is not declared in {file}: the declared roles are {all}; declare it there (`roles {name}`) if it is new"
+            ),
+        ),
     }
 }
 

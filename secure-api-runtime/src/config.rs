@@ -139,6 +139,7 @@ pub(crate) struct Inner {
     pub(crate) replay_max_lifetime: Duration,
     pub(crate) leeway_secs: u64,
     pub(crate) https: Option<HttpsPolicy>,
+    pub(crate) wall_clock: crate::extend::WallClock,
 }
 
 impl fmt::Debug for Security {
@@ -274,6 +275,7 @@ pub struct SecurityBuilder {
     idempotency: Option<Arc<dyn IdempotencyStore>>,
     replay_max_lifetime: Option<Duration>,
     https: Option<HttpsSettings>,
+    wall_clock: Option<crate::extend::WallClock>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -561,6 +563,17 @@ impl SecurityBuilder {
         self
     }
 
+    /// The clock that time-based guards (`time_window`) read; the system clock by default.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Security, WallClock};
+    /// let b = Security::builder().wall_clock(WallClock::manual(std::time::UNIX_EPOCH));
+    /// ```
+    pub fn wall_clock(mut self, clock: crate::extend::WallClock) -> Self {
+        self.wall_clock = Some(clock);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -726,6 +739,7 @@ impl SecurityBuilder {
             replay_max_lifetime,
             leeway_secs: leeway.as_secs(),
             https,
+            wall_clock: self.wall_clock.unwrap_or_default(),
         })))
     }
 }

@@ -66,6 +66,8 @@ pub enum ErrorKind {
     /// A repeat of a completed idempotent request, answered with its recorded response
     /// instead of running the handler again.
     IdempotentReplay,
+    /// The object does not exist for this principal: an ownership check refused it (404).
+    NotFound,
 }
 
 impl ErrorKind {
@@ -91,6 +93,7 @@ impl ErrorKind {
             ErrorKind::IdempotencyConflict => "idempotency_conflict",
             ErrorKind::IdempotencyMismatch => "idempotency_mismatch",
             ErrorKind::IdempotentReplay => "idempotent_replay",
+            ErrorKind::NotFound => "not_found",
         }
     }
 }
@@ -457,6 +460,48 @@ impl SecurityError {
         let mut e = Self::new(ErrorKind::IdempotentReplay, stored.status(), "");
         e.0.stored = Some(stored);
         e
+    }
+
+    /// 404: the principal may not learn whether the object exists (a failed ownership
+    /// check that hides the object).
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::not_found().into_response();
+    /// assert_eq!(r.status(), 404);
+    /// assert!(r.headers().get("www-authenticate").is_none());
+    /// ```
+    pub fn not_found() -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            StatusCode::NOT_FOUND,
+            "No such resource.",
+        )
+    }
+
+    /// Replaces the human-readable sentence (the problem's `detail`). It is sent to the
+    /// client as written, so it must be a fixed text, never built from the request.
+    ///
+    /// ```
+    /// let e = secure_api_runtime::SecurityError::forbidden().with_detail("Only available during office hours.");
+    /// assert!(e.to_string().starts_with("Only available during office hours."));
+    /// ```
+    pub fn with_detail(mut self, detail: &'static str) -> Self {
+        self.0.detail = Cow::Borrowed(detail);
+        self
+    }
+
+    /// Drops the `WWW-Authenticate` challenge, for refusals that no other credential would
+    /// change (an address outside an allow-list, a closed time window).
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// let r = secure_api_runtime::SecurityError::forbidden().without_challenge().into_response();
+    /// assert!(r.headers().get("www-authenticate").is_none());
+    /// ```
+    pub fn without_challenge(mut self) -> Self {
+        self.0.challenge = false;
+        self
     }
 
     /// Sets the realm named in `WWW-Authenticate`.

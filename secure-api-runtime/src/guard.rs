@@ -6,7 +6,9 @@
 //! 1. refuse credentials in the query string (400);
 //! 2. on non-public routes, authenticate the bearer token (401 / 400);
 //! 3. authorize: one of the policy's roles, through the hierarchy (403);
-//! 4. throttle: every rate of the policy, keyed by principal or client IP (429).
+//! 4. throttle: every rate of the policy, keyed by principal or client IP (429);
+//! 5. custom guards, in the order the attribute lists them, then the ownership check
+//!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck)).
 //!
 //! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
 //!
@@ -94,12 +96,14 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
             let _ = state.policy.set(policy);
         }
-        let decision = security.decide(policy, TypeId::of::<P>(), parts, &mut ctx);
+        let decision = security
+            .decide::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
+            .await;
         let counters = Some(&security.0.counters);
-        let (principal, ticket) = match decision {
-            Ok(decided) => {
+        let ticket = match decision {
+            Ok(ticket) => {
                 audit::record(&ctx, "guard", Outcome::Allowed, counters);
-                decided
+                ticket
             }
             Err(refusal) => {
                 audit::record(&ctx, "guard", Outcome::Refused(&refusal), counters);
@@ -115,26 +119,31 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
                 None => return Err(SecurityError::misconfigured()),
             }
         }
-        if let Some(principal) = principal {
-            parts.extensions.insert(principal);
-        }
         Ok(Guard(PhantomData))
     }
 }
 
 impl Security {
-    /// Every check of the guard in its order: sunset, then `enforce` (URL credentials,
-    /// authentication, roles, rate limits), then the single-use token and the idempotency
-    /// key, which are only spent by requests that passed everything else.
-    fn decide(
+    /// Every check of the guard in its order: sunset; `enforce` (URL credentials,
+    /// authentication, roles, rate limits); the custom guards and ownership check of the
+    /// attribute; then the single-use token and the idempotency key, which are only spent
+    /// by requests that passed everything else. The principal is in `parts` afterwards.
+    async fn decide<P: PolicySource>(
         &self,
         policy: &'static Policy,
         policy_id: TypeId,
-        parts: &Parts,
+        parts: &mut Parts,
         ctx: &mut AuditContext,
-    ) -> Result<(Option<Principal>, Option<Ticket>), SecurityError> {
+    ) -> Result<Option<Ticket>, SecurityError> {
         check_sunset(policy)?;
         let principal = self.enforce(policy, policy_id, parts, ctx)?;
+        if let Some(principal) = &principal {
+            parts.extensions.insert(principal.clone());
+        }
+        let mut request = crate::extend::GuardRequest::new(parts, policy.handler());
+        P::run_checks(&mut request)
+            .await
+            .map_err(|error| error.with_realm(self.0.realm.clone()))?;
         if policy.requires_single_use_tokens() {
             let Some(principal) = &principal else {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
@@ -142,12 +151,11 @@ impl Security {
             };
             check_single_use(self, principal)?;
         }
-        let ticket = if policy.is_idempotent() {
-            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)?
+        if policy.is_idempotent() {
+            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)
         } else {
-            None
-        };
-        Ok((principal, ticket))
+            Ok(None)
+        }
     }
 }
 

@@ -475,6 +475,30 @@ impl Policy {
 pub trait PolicySource: Send + Sync + 'static {
     /// The policy.
     const POLICY: &'static Policy;
+
+    /// The handler's custom guards and ownership check, run by the policy guard after
+    /// authentication, authorization and the rate limits. `#[secure]` generates it when
+    /// the attribute names any; by default there is nothing to run.
+    ///
+    /// ```
+    /// use secure_api_runtime::{GuardRequest, Policy, PolicySource, SecurityError};
+    ///
+    /// struct WeekdaysOnly;
+    /// impl PolicySource for WeekdaysOnly {
+    ///     const POLICY: &'static Policy = &Policy::public("app::report");
+    ///     async fn run_checks(request: &mut GuardRequest<'_>) -> Result<(), SecurityError> {
+    ///         let days = request.now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() / 86_400;
+    ///         // 1970-01-01 was a Thursday.
+    ///         if (days + 3) % 7 < 5 { Ok(()) } else { Err(SecurityError::forbidden()) }
+    ///     }
+    /// }
+    /// ```
+    fn run_checks(
+        request: &mut crate::extend::GuardRequest<'_>,
+    ) -> impl std::future::Future<Output = Result<(), crate::error::SecurityError>> + Send {
+        let _ = request;
+        std::future::ready(Ok(()))
+    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,15 @@
 
 mod auth;
 mod config;
+mod declared;
+mod extending;
 mod handlers;
 mod headers;
 mod jwt_attacks;
 mod key_families;
 mod observability;
 mod openapi;
+mod output;
 mod rbac;
 mod secrets;
 mod support;

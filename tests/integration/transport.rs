@@ -640,3 +640,38 @@ async fn route_coverage_probes_reach_the_guard_when_https_is_required() {
         "{covered:?}"
     );
 }
+
+#[secure(role = "editor", replay, ip_allow(from = ["10.0.0.0/8"]))]
+async fn internal_transfer() -> StatusCode {
+    StatusCode::CREATED
+}
+
+#[tokio::test]
+async fn a_request_refused_by_a_guard_does_not_spend_its_jti() {
+    let security = builder().build().unwrap();
+    let app = Router::new()
+        .route("/internal/transfers", post(internal_transfer))
+        .layer(security.layer());
+    let token = editor_with_jti("guarded");
+    let outside = Req::post("/internal/transfers")
+        .bearer(&token)
+        .client_ip("192.0.2.7")
+        .send(&app)
+        .await;
+    assert_eq!(outside.status, 403);
+    let inside = Req::post("/internal/transfers")
+        .bearer(&token)
+        .client_ip("10.1.2.3")
+        .send(&app)
+        .await;
+    assert_eq!(
+        inside.status, 201,
+        "the refused attempt did not use the jti up"
+    );
+    let again = Req::post("/internal/transfers")
+        .bearer(&token)
+        .client_ip("10.1.2.3")
+        .send(&app)
+        .await;
+    again.assert_invalid_token();
+}
