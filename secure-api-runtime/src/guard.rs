@@ -4,9 +4,11 @@
 //! body, the guard decides before any body byte is read. Its order is fixed:
 //!
 //! 1. refuse credentials in the query string (400);
-//! 2. on non-public routes, authenticate the bearer token (401 / 400);
-//! 3. authorize: one of the policy's roles, through the hierarchy (403);
-//! 4. throttle: every rate of the policy, keyed by principal or client IP (429).
+//! 2. the global limits of the `Security`, keyed by client IP (429, or 503 when the store
+//!    is down and the limit fails closed);
+//! 3. on non-public routes, authenticate the bearer token (401 / 400);
+//! 4. authorize: one of the policy's roles, through the hierarchy (403);
+//! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503).
 //!
 //! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
 //!
@@ -23,15 +25,14 @@
 
 use std::any::TypeId;
 use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
 use crate::config::Security;
 use crate::error::SecurityError;
-use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
 
@@ -70,7 +71,7 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let principal = {
-            let Some(security) = parts.extensions.get::<Security>() else {
+            let Some(security) = parts.extensions.get::<Security>().cloned() else {
                 tracing::error!(
                     target: "secure_api",
                     handler = P::POLICY.handler(),
@@ -79,7 +80,9 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
                 );
                 return Err(SecurityError::misconfigured());
             };
-            security.enforce(P::POLICY, TypeId::of::<P>(), parts)?
+            security
+                .enforce(P::POLICY, TypeId::of::<P>(), parts)
+                .await?
         };
         if let Some(principal) = principal {
             parts.extensions.insert(principal);
@@ -190,22 +193,12 @@ fn is_token68(s: &str) -> bool {
         })
 }
 
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
-        return Some(*ip);
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
-
 impl Security {
     /// Applies `policy` to the request; returns the principal on authenticated routes.
-    pub(crate) fn enforce(
+    pub(crate) async fn enforce(
         &self,
         policy: &Policy,
-        policy_id: TypeId,
+        _policy_id: TypeId,
         parts: &Parts,
     ) -> Result<Option<Principal>, SecurityError> {
         let inner = &self.0;
@@ -221,6 +214,9 @@ impl Security {
                 "Credentials must not be sent in the URL.",
             )));
         }
+
+        // Cheap and keyed by address: bounds what one client can make the server verify.
+        self.throttle_global(policy, parts).await?;
 
         let principal = if policy.is_public() {
             None
@@ -242,26 +238,8 @@ impl Security {
             Some(principal)
         };
 
-        if !policy.rates().is_empty() {
-            let key = match &principal {
-                Some(p) => RateKey::Principal(p.subject().into()),
-                None => match client_ip(parts) {
-                    Some(ip) => RateKey::ip(ip),
-                    None => {
-                        tracing::error!(
-                            target: "secure_api",
-                            handler = policy.handler(),
-                            "the client address is unknown, so the per-IP rate limit cannot \
-                             be applied; serve the router with \
-                             `into_make_service_with_connect_info::<SocketAddr>()`"
-                        );
-                        return Err(SecurityError::misconfigured());
-                    }
-                },
-            };
-            self.ensure_background_tasks();
-            inner.limiters.check(policy_id, policy.rates(), &key)?;
-        }
+        self.throttle_route(policy, principal.as_ref(), parts)
+            .await?;
         Ok(principal)
     }
 }

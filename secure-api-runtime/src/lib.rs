@@ -9,7 +9,12 @@
 //! - [`jwt`](crate::JwtKey): keys and the algorithm allow-list.
 //! - [`rbac`](crate::RoleHierarchy): roles and their hierarchy.
 //! - [`guard`](crate::Guard): the extractor injected by `#[secure]`.
-//! - [`limiter`](crate::ManualClock): keyed GCRA limiters with bounded memory.
+//! - [`limiter`](crate::ManualClock): rate keys and the injectable clock.
+//! - [`store`](crate::RateLimitStore): where rate-limit state lives; [`MemoryStore`] is
+//!   bounded; `RedisStore` (feature `redis`) is shared by every instance.
+//! - [`client_ip`](crate::TrustedProxies): the client address behind trusted proxies.
+//! - [`throttle`](crate::GlobalRateLimit): global limits, route limits, store failures.
+//! - [`ratelimit_headers`](crate::RateLimitHeaders): which `RateLimit` fields to emit.
 //! - [`validation`](crate::Valid): validated extractors.
 //! - [`error`](crate::SecurityError): RFC 9457 problem details for every refusal.
 //! - [`layer`](crate::SecurityLayer): installs the configuration, caps bodies, sets headers.
@@ -26,6 +31,7 @@
 //! # Ok::<(), secure_api_runtime::ConfigError>(())
 //! ```
 
+mod client_ip;
 mod config;
 mod error;
 mod guard;
@@ -34,9 +40,13 @@ mod layer;
 mod limiter;
 mod policy;
 mod principal;
+mod ratelimit_headers;
 mod rbac;
+mod store;
+mod throttle;
 mod validation;
 
+pub use client_ip::{Cidr, CidrParseError, ForwardedHeader, TrustedProxies};
 pub use config::{
     ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY, Security,
     SecurityBuilder,
@@ -46,9 +56,17 @@ pub use guard::{ClientIp, Guard};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
 pub use limiter::ManualClock;
-pub use policy::{Access, Policy, PolicySource, Rate, RateParseError};
+pub use policy::{
+    Access, Policy, PolicySource, Rate, RateKeyFn, RateKeySource, RateParseError, StoreFailure,
+};
 pub use principal::Principal;
+pub use ratelimit_headers::RateLimitHeaders;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
+pub use store::{
+    DEFAULT_MAX_TRACKED_KEYS, MemoryStore, RateCheck, RateDecision, RateLimitStore, StoreError,
+    StoreFuture,
+};
+pub use throttle::{DEFAULT_IPV6_PREFIX, GlobalRateLimit, StoreErrorCounts};
 pub use validation::{Decoded, Valid, Validatable, ValidatedExtractor, assert_validatable};
 
 /// The JWT types users name in configuration and tests.
