@@ -64,6 +64,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use secure_api_runtime::{
-        Decoded, Guard, Policy, PolicySource, Rate, Valid, Validatable, assert_validatable,
+        Decoded, Guard, Policy, PolicySource, Rate, RateKeySource, StoreFailure, Valid,
+        Validatable, assert_validatable,
     };
 }

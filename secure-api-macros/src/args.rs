@@ -13,7 +13,16 @@ use syn::{Attribute, Expr, ExprArray, Ident, Lit, LitStr, Signature, Token, Visi
 use crate::error::Errors;
 
 /// Every key `#[secure]` accepts, in the order the docs list them.
-pub(crate) const KEYS: &[&str] = &["public", "role", "any_role", "rate", "validate", "crate"];
+pub(crate) const KEYS: &[&str] = &[
+    "public",
+    "role",
+    "any_role",
+    "rate",
+    "rate_key",
+    "on_store_error",
+    "validate",
+    "crate",
+];
 
 /// A key that was given, with the token that named it and where it stood among the entries
 /// (so a conflict can be reported on whichever of two keys came second).
@@ -52,6 +61,15 @@ pub(crate) struct Args {
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
+    pub(crate) rate_key: Option<Keyed<RateKeyArg>>,
+    pub(crate) on_store_error: Option<Keyed<LitStr>>,
+}
+
+/// `rate_key = "principal" | "ip" | "api_key" | "header:NAME"` or `rate_key = path::to::fn`.
+#[derive(Debug, Clone)]
+pub(crate) enum RateKeyArg {
+    Named(LitStr),
+    Function(syn::Path),
 }
 
 /// One entry before its key is interpreted.
@@ -206,10 +224,35 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             };
             *slot = Some(Keyed::new(&key, position, ()));
         }
-        "role" | "rate" | "crate" => {
+        "rate_key" => {
+            const EXAMPLE: &str = "rate_key = \"ip\"";
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`rate_key` needs a value, such as `{EXAMPLE}`"),
+                );
+                return;
+            };
+            let arg = match (&value, string_literal(&value)) {
+                (_, Some(lit)) => RateKeyArg::Named(lit),
+                (Expr::Path(path), None) if path.qself.is_none() && path.attrs.is_empty() => {
+                    RateKeyArg::Function(path.path.clone())
+                }
+                _ => {
+                    errors.spanned(
+                        &value,
+                        "`rate_key` expects \"principal\", \"ip\", \"api_key\", \"header:NAME\" or the path of a function `fn(&Parts, Option<&Principal>) -> Option<String>`",
+                    );
+                    return;
+                }
+            };
+            args.rate_key = Some(Keyed::new(&key, position, arg));
+        }
+        "role" | "rate" | "crate" | "on_store_error" => {
             let example = match name {
                 "role" => "role = \"admin\"",
                 "rate" => "rate = \"100/15m\"",
+                "on_store_error" => "on_store_error = \"open\"",
                 _ => "crate = \"secure_api\"",
             };
             let Some((_, value)) = value else {
@@ -229,6 +272,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             match name {
                 "role" => args.role = Some(Keyed::new(&key, position, lit)),
                 "rate" => args.rate = Some(Keyed::new(&key, position, lit)),
+                "on_store_error" => args.on_store_error = Some(Keyed::new(&key, position, lit)),
                 _ => match lit.parse::<syn::Path>() {
                     Ok(path) => args.krate = Some(Keyed::new(&key, position, path)),
                     Err(_) => errors.at(

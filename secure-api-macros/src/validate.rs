@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, LitStr, PathArguments, Type};
 
-use crate::args::{Args, Handler, Keyed};
+use crate::args::{Args, Handler, Keyed, RateKeyArg};
 use crate::error::Errors;
 
 /// Who may call the handler.
@@ -25,6 +25,20 @@ pub(crate) struct Rate {
     pub(crate) period_secs: u64,
 }
 
+/// `rate_key`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RateKey {
+    Principal,
+    Ip,
+    ApiKey,
+    /// The header's name, lower-cased.
+    Header(String),
+    Function(syn::Path),
+}
+
+/// The named kinds of `rate_key`, for suggestions.
+const RATE_KEY_KINDS: &[&str] = &["principal", "ip", "api_key", "header:NAME"];
+
 /// An argument that `validate` wraps, by its index among the handler's inputs, with the
 /// type inside the extractor (whose span the "cannot be validated" error uses).
 #[derive(Debug)]
@@ -44,6 +58,9 @@ pub(crate) struct Model {
     /// Indices of the other `Json`/`Query`/`Form`/`Path` arguments: their rejections are
     /// rendered as problem+json too, but there is nothing to validate.
     pub(crate) decoded_args: Vec<usize>,
+    pub(crate) rate_key: Option<RateKey>,
+    /// `on_store_error = "open"`.
+    pub(crate) store_open: bool,
 }
 
 /// Extractors whose value `validate` checks after extraction.
@@ -56,15 +73,16 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     let rates = args
         .rate
         .as_ref()
-        .and_then(|rate| match parse_rate(&rate.value.value()) {
-            Ok(parsed) => Some(parsed),
-            Err(problem) => {
-                errors.at(rate.value.span(), rate_message(&rate.value, problem));
-                None
-            }
-        })
-        .into_iter()
-        .collect();
+        .map(|rate| rate_list(&rate.value, errors))
+        .unwrap_or_default();
+    let rate_key = args
+        .rate_key
+        .as_ref()
+        .and_then(|key| rate_key(key, &args, errors));
+    let store_open = args
+        .on_store_error
+        .as_ref()
+        .is_some_and(|value| store_open(value, &args, errors));
 
     let mut validated_args = Vec::new();
     let mut decoded_args = Vec::new();
@@ -104,6 +122,131 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validate: args.validate.is_some(),
         validated_args,
         decoded_args,
+        rate_key,
+        store_open,
+    }
+}
+
+/// `rate = "10/1s; 1000/1h"`: every rate, each error on its own.
+fn rate_list(lit: &LitStr, errors: &mut Errors) -> Vec<Rate> {
+    let text = lit.value();
+    let mut rates: Vec<Rate> = Vec::new();
+    for part in text.split(';') {
+        let part = part.trim_matches(' ');
+        match parse_rate(part) {
+            Ok(rate) if rates.contains(&rate) => errors.at(
+                lit.span(),
+                format_args!("rate {part:?} is given twice in {text:?}"),
+            ),
+            Ok(rate) => rates.push(rate),
+            Err(problem) => errors.at(lit.span(), rate_message(lit, part, problem)),
+        }
+    }
+    rates
+}
+
+fn rate_key(key: &Keyed<RateKeyArg>, args: &Args, errors: &mut Errors) -> Option<RateKey> {
+    if args.rate.is_none() {
+        errors.at(
+            key.key.span(),
+            "`rate_key` says how the route's `rate` is keyed, and there is no `rate`: add one, such as `rate = \"100/1m\"`, or remove `rate_key`",
+        );
+    }
+    let parsed = match &key.value {
+        RateKeyArg::Function(path) => RateKey::Function(path.clone()),
+        RateKeyArg::Named(lit) => {
+            let text = lit.value();
+            match text.as_str() {
+                "principal" => RateKey::Principal,
+                "ip" => RateKey::Ip,
+                "api_key" => RateKey::ApiKey,
+                _ => match text.strip_prefix("header:") {
+                    Some(name) if is_header_name(name) => {
+                        RateKey::Header(name.to_ascii_lowercase())
+                    }
+                    Some(name) => {
+                        errors.at(
+                            lit.span(),
+                            format_args!(
+                                "{name:?} is not a header name: use letters, digits and `-`, such as `rate_key = \"header:x-tenant\"`"
+                            ),
+                        );
+                        return None;
+                    }
+                    None => {
+                        let close = RATE_KEY_KINDS
+                            .iter()
+                            .map(|k| (crate::args::levenshtein(&text.to_ascii_lowercase(), k), *k))
+                            .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+                            .min_by_key(|(d, _)| *d)
+                            .map(|(_, k)| format!(" did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        errors.at(
+                            lit.span(),
+                            format_args!(
+                                "unknown `rate_key` {text:?}:{close} expected \"principal\", \"ip\", \"api_key\", \"header:NAME\" or the path of a function"
+                            ),
+                        );
+                        return None;
+                    }
+                },
+            }
+        }
+    };
+    if parsed == RateKey::Principal && args.public.is_some() {
+        errors.at(
+            key.key.span(),
+            "`rate_key = \"principal\"` on a `public` route: a public route does not authenticate, so there is no principal to key by; use `rate_key = \"ip\"` or remove `public`",
+        );
+        return None;
+    }
+    Some(parsed)
+}
+
+/// RFC 9110 token characters, which is what a header name may hold.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+fn store_open(value: &Keyed<LitStr>, args: &Args, errors: &mut Errors) -> bool {
+    if args.rate.is_none() {
+        errors.at(
+            value.key.span(),
+            "`on_store_error` says what the route's `rate` does when the rate-limit store is down, and there is no `rate`: add one or remove `on_store_error`",
+        );
+    }
+    match value.value.value().as_str() {
+        "closed" => false,
+        "open" => true,
+        other => {
+            errors.at(
+                value.value.span(),
+                format_args!(
+                    "`on_store_error` is \"closed\" (refuse with 503, the default) or \"open\" (let the request through unthrottled), not {other:?}"
+                ),
+            );
+            false
+        }
     }
 }
 
@@ -303,7 +446,7 @@ pub(crate) enum RateProblem {
 
 const RATE_GRAMMAR: &str = "expected \"N/PERIOD\" such as \"100/15m\": N a positive integer, PERIOD an optional positive multiplier followed by a unit `s`, `m`, `h` or `d` (\"10/1s\", \"5/m\", \"1000/1h\", \"2/1d\")";
 
-fn rate_message(lit: &LitStr, problem: RateProblem) -> String {
+fn rate_message(lit: &LitStr, part: &str, problem: RateProblem) -> String {
     let what = match problem {
         RateProblem::Malformed => "",
         RateProblem::ZeroCount => "N must be at least 1; ",
@@ -311,7 +454,14 @@ fn rate_message(lit: &LitStr, problem: RateProblem) -> String {
         RateProblem::ZeroPeriod => "the period multiplier must be at least 1; ",
         RateProblem::PeriodTooLong => "the period is too long to count in seconds; ",
     };
-    format!("invalid rate {:?}: {what}{RATE_GRAMMAR}", lit.value())
+    let text = lit.value();
+    if text == part {
+        format!("invalid rate {text:?}: {what}{RATE_GRAMMAR}")
+    } else {
+        format!(
+            "invalid rate {part:?} in {text:?}: {what}{RATE_GRAMMAR}; several rates are separated by `;`"
+        )
+    }
 }
 
 /// Parses `N/PERIOD` strictly: ASCII digits only, no signs, no whitespace.
