@@ -42,6 +42,8 @@ mod policy;
 mod principal;
 mod ratelimit_headers;
 mod rbac;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod store;
 mod throttle;
 mod validation;
@@ -62,6 +64,8 @@ pub use policy::{
 pub use principal::Principal;
 pub use ratelimit_headers::RateLimitHeaders;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
+#[cfg(feature = "redis")]
+pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
 pub use store::{
     DEFAULT_MAX_TRACKED_KEYS, MemoryStore, RateCheck, RateDecision, RateLimitStore, StoreError,
     StoreFuture,

@@ -9,7 +9,10 @@ mod headers;
 mod jwt_attacks;
 mod key_families;
 mod rbac;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod secrets;
 mod support;
 mod throttling;
+mod throttling_scale;
 mod validation;
