@@ -21,9 +21,9 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use governor::clock::Clock;
+use governor::clock::{Clock, QuantaClock, QuantaInstant, Reference};
 use governor::nanos::Nanos;
 
 use crate::store::{MemoryStore, RateCheck, RateDecision, RateLimitStore, StoreError};
@@ -73,16 +73,19 @@ impl ManualClock {
     }
 }
 
-/// The limiters' clock: monotonic wall time, or a [`ManualClock`] in tests.
+/// The limiters' clock: monotonic time (quanta: the TSC where it is reliable, a few
+/// nanoseconds a reading), or a [`ManualClock`] in tests.
 #[derive(Debug, Clone)]
 pub(crate) enum LimiterClock {
-    Monotonic(Instant),
+    Monotonic(QuantaClock, QuantaInstant),
     Manual(ManualClock),
 }
 
 impl Default for LimiterClock {
     fn default() -> Self {
-        LimiterClock::Monotonic(Instant::now())
+        let clock = QuantaClock::default();
+        let origin = clock.now();
+        LimiterClock::Monotonic(clock, origin)
     }
 }
 
@@ -91,7 +94,7 @@ impl Clock for LimiterClock {
 
     fn now(&self) -> Nanos {
         match self {
-            LimiterClock::Monotonic(origin) => Nanos::from(origin.elapsed()),
+            LimiterClock::Monotonic(clock, origin) => clock.now().duration_since(*origin),
             LimiterClock::Manual(clock) => Nanos::from(clock.elapsed()),
         }
     }

@@ -474,7 +474,7 @@ type Limiter = RateLimiter<u64, SharedState, LimiterClock, StateInformationMiddl
 /// ```
 pub struct MemoryStore {
     map: Arc<BoundedMap>,
-    limiters: RwLock<HashMap<Rate, Arc<Limiter>>>,
+    limiters: RwLock<Vec<(Rate, Limiter)>>,
     hasher: RandomState,
 }
 
@@ -509,7 +509,7 @@ impl MemoryStore {
     pub(crate) fn with_limiter_clock(max_keys: usize, clock: LimiterClock) -> Self {
         MemoryStore {
             map: Arc::new(BoundedMap::new(max_keys, clock)),
-            limiters: RwLock::new(HashMap::new()),
+            limiters: RwLock::new(Vec::new()),
             hasher: RandomState::new(),
         }
     }
@@ -551,40 +551,46 @@ impl MemoryStore {
         self.map.purge();
     }
 
-    fn limiter(&self, rate: Rate) -> Arc<Limiter> {
-        if let Some(found) = self
-            .limiters
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&rate)
+    fn new_limiter(&self, rate: Rate) -> Limiter {
+        let burst = NonZeroU32::new(rate.count()).unwrap_or(NonZeroU32::MIN);
+        // One cell every period/count, a burst of count: "N per PERIOD".
+        let per_cell = rate.period() / burst.get();
+        let quota = Quota::with_period(per_cell.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        let offset = Arc::new(AtomicU64::new(0));
+        let limiter: Limiter = RateLimiter::new(
+            quota,
+            SharedState {
+                map: self.map.clone(),
+                offset: offset.clone(),
+            },
+            self.map.clock.clone(),
+        );
+        // governor counts from its creation; read the map clock after it, so the stored
+        // times can only be late (kept a little longer), never early.
+        offset.store(self.map.now(), Ordering::Release);
+        limiter
+    }
+
+    /// Runs `f` with the limiter of `rate`, created on first use. Applications have a
+    /// handful of distinct rates, so a scan under a read lock beats hashing.
+    fn with_limiter<T>(&self, rate: Rate, f: impl FnOnce(&Limiter) -> T) -> T {
         {
-            return found.clone();
+            let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, limiter)) = limiters.iter().find(|(r, _)| *r == rate) {
+                return f(limiter);
+            }
         }
-        let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
-        limiters
-            .entry(rate)
-            .or_insert_with(|| {
-                let burst = NonZeroU32::new(rate.count()).unwrap_or(NonZeroU32::MIN);
-                // One cell every period/count, a burst of count: "N per PERIOD".
-                let per_cell = rate.period() / burst.get();
-                let quota = Quota::with_period(per_cell.max(Duration::from_nanos(1)))
-                    .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                    .allow_burst(burst);
-                let offset = Arc::new(AtomicU64::new(0));
-                let limiter: Limiter = RateLimiter::new(
-                    quota,
-                    SharedState {
-                        map: self.map.clone(),
-                        offset: offset.clone(),
-                    },
-                    self.map.clock.clone(),
-                );
-                // governor counts from its creation; read the map clock after it, so the
-                // stored times can only be late (kept a little longer), never early.
-                offset.store(self.map.now(), Ordering::Release);
-                Arc::new(limiter)
-            })
-            .clone()
+        {
+            let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
+            if !limiters.iter().any(|(r, _)| *r == rate) {
+                let limiter = self.new_limiter(rate);
+                limiters.push((rate, limiter));
+            }
+        }
+        // Found on the next read: limiters are never removed.
+        self.with_limiter(rate, f)
     }
 
     fn hash(&self, check: &RateCheck<'_>, index: usize) -> u64 {
@@ -607,9 +613,13 @@ impl MemoryStore {
     pub fn check_now(&self, check: &RateCheck<'_>) -> RateDecision {
         let mut tightest: Option<RateDecision> = None;
         for (index, rate) in check.rates.iter().enumerate() {
-            let limiter = self.limiter(*rate);
             let key = self.hash(check, index);
-            match limiter.check_key(&key) {
+            let outcome = self.with_limiter(*rate, |limiter| {
+                limiter
+                    .check_key(&key)
+                    .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+            });
+            match outcome {
                 Ok(snapshot) => {
                     let remaining = snapshot.remaining_burst_capacity();
                     let per_cell = rate.period() / rate.count().max(1);
@@ -619,10 +629,7 @@ impl MemoryStore {
                         tightest = Some(decision);
                     }
                 }
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(limiter.clock().now());
-                    return RateDecision::refused(index, wait);
-                }
+                Err(wait) => return RateDecision::refused(index, wait),
             }
         }
         tightest.unwrap_or(RateDecision::allowed_with(0, u32::MAX, Duration::ZERO))
