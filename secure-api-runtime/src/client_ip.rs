@@ -210,6 +210,15 @@ enum Trust {
 
 /// Which peers may tell who the client is, and through which header.
 ///
+/// The client is the socket peer, unless the peer is a trusted proxy; then it is the
+/// right-most entry of the forwarding header that is not itself a trusted proxy (with
+/// [`hops`](Self::hops): the n-th entry from the right). Entries left of it are never
+/// read: they are the client's to forge. A header from a trusted proxy that cannot be read
+/// where it matters (absent, too short, `unknown`, an obfuscated identifier, not an
+/// address, not ASCII, an empty element) makes the proxy itself the client: every client
+/// behind it then shares one bucket, which throttles more, never less. Headers from any
+/// other peer are ignored.
+///
 /// ```
 /// use secure_api_runtime::{ForwardedHeader, TrustedProxies};
 /// let by_network = TrustedProxies::cidrs(["10.0.0.0/8".parse().unwrap()]);

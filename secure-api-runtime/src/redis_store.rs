@@ -206,7 +206,15 @@ impl RedisStoreBuilder {
     }
 }
 
-/// Rate-limit state in Redis, shared by every instance (see the [module docs](self)).
+/// Rate-limit state in Redis, shared by every instance.
+///
+/// Every check is one GCRA Lua script in one round trip (`EVALSHA`), timed by Redis's own
+/// `TIME` so the instances' clocks may disagree. Each rate's state is one key,
+/// `PREFIX:{SHA1(scope, client key)}:N/SECS:INDEX`, that expires once its bucket is whole
+/// again; the client key is never stored, and the `{...}` hash tag keeps every rate of a
+/// check in one Redis Cluster slot. Every call has a deadline (default 250 ms); a failure
+/// is a [`StoreError`], answered as each policy's `on_store_error` says, and the connection
+/// manager reconnects in the background, so checks succeed again as soon as Redis answers.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), secure_api_runtime::ConfigError> {
