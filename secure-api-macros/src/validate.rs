@@ -806,6 +806,88 @@ mod tests {
     }
 
     #[test]
+    fn several_rates_and_their_errors() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(parse_quote!(rate = "10/1s; 1000/1h"), item.clone());
+        assert!(errors.is_empty(), "{errors:?}");
+        let rates: Vec<(u32, u64)> = model
+            .rates
+            .iter()
+            .map(|r| (r.count, r.period_secs))
+            .collect();
+        assert_eq!(rates, [(10, 1), (1000, 3600)]);
+        let (_, errors) = build_from(parse_quote!(rate = "0/1s;x; 5/m;5/m"), item);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("invalid rate \"0/1s\" in"));
+        assert!(errors[1].contains("invalid rate \"x\" in"));
+        assert!(errors[2].contains("given twice"));
+    }
+
+    #[test]
+    fn rate_keys_are_typed_and_checked_against_access() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let key = |attr: TokenStream| {
+            let (model, errors) = build_from(attr, item.clone());
+            (model.rate_key, errors)
+        };
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = "ip")).0,
+            Some(RateKey::Ip)
+        );
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = "header:X-Tenant")).0,
+            Some(RateKey::Header("x-tenant".into()))
+        );
+        assert_eq!(
+            key(parse_quote!(public, rate = "1/s", rate_key = "api_key")).0,
+            Some(RateKey::ApiKey)
+        );
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = my::func)).0,
+            Some(RateKey::Function(parse_quote!(my::func)))
+        );
+        let (_, errors) = key(parse_quote!(public, rate = "1/s", rate_key = "principal"));
+        assert!(errors[0].contains("on a `public` route"), "{errors:?}");
+        let (_, errors) = key(parse_quote!(rate = "1/s", rate_key = "princpal"));
+        assert!(
+            errors[0].contains("did you mean `principal`?"),
+            "{errors:?}"
+        );
+        let (_, errors) = key(parse_quote!(rate_key = "ip"));
+        assert!(errors[0].contains("there is no `rate`"), "{errors:?}");
+        let (_, errors) = key(parse_quote!(rate = "1/s", rate_key = "header:a b"));
+        assert!(errors[0].contains("is not a header name"), "{errors:?}");
+    }
+
+    #[test]
+    fn on_store_error_is_closed_or_open() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "open"),
+            item.clone(),
+        );
+        assert!(errors.is_empty() && model.store_open);
+        let (model, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "closed"),
+            item.clone(),
+        );
+        assert!(errors.is_empty() && !model.store_open);
+        let (_, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "ignore"),
+            item.clone(),
+        );
+        assert!(errors[0].contains("not \"ignore\""), "{errors:?}");
+        let (_, errors) = build_from(parse_quote!(on_store_error = "open"), item);
+        assert!(errors[0].contains("there is no `rate`"), "{errors:?}");
+    }
+
+    #[test]
     fn all_errors_are_reported_together() {
         let (_, errors) = build_from(
             parse_quote!(
