@@ -39,6 +39,7 @@ use http_body_util::Limited;
 use tower::{Layer, Service};
 
 use crate::config::Security;
+use crate::ratelimit_headers::RateLimitSlot;
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 static DENY: HeaderValue = HeaderValue::from_static("DENY");
@@ -111,11 +112,16 @@ where
         let credentialed = carries_credentials(request.headers());
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(self.security.clone());
+        let rate_limit = self.security.rate_limit_slot();
+        if let Some(slot) = &rate_limit {
+            parts.extensions.insert(slot.clone());
+        }
         let body = Body::new(Limited::new(body, self.security.body_limit()));
         let request = Request::from_parts(parts, body);
         ResponseFuture {
             inner: self.inner.call(request),
             credentialed,
+            rate_limit,
         }
     }
 }
@@ -132,6 +138,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         credentialed: bool,
+        rate_limit: Option<RateLimitSlot>,
     }
 }
 
@@ -148,6 +155,9 @@ where
             other => return other,
         };
         apply_profile(response.headers_mut(), *this.credentialed);
+        if let Some(slot) = this.rate_limit {
+            slot.apply(response.headers_mut());
+        }
         Poll::Ready(Ok(response))
     }
 }

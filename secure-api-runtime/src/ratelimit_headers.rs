@@ -8,7 +8,9 @@
 //! ```
 //!
 //! where `q` is the quota, `w` the window in seconds, `r` the requests left and `t` the
-//! seconds until the quota is whole again (on a 429: until a retry can pass). Clients
+//! seconds until the quota is whole again, rounded up to whole emission intervals
+//! (on a 429: until a retry can pass). Allowed responses carry the quota with the fewest
+//! requests left among the route's rates and the global limits. Clients
 //! written against draft-06 read `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset` instead. `Retry-After` is sent on every 429 whatever the choice.
 //!
@@ -20,6 +22,8 @@
 //!     .build()
 //!     .unwrap();
 //! ```
+
+use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -100,4 +104,40 @@ impl RateLimitHeaders {
 /// Whole seconds, rounded up.
 pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
     d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
+/// Where the guard leaves the state of the tightest quota of an allowed request, for the
+/// layer to put on the response (the guard runs inside the handler and cannot).
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimitSlot {
+    format: RateLimitHeaders,
+    state: Arc<Mutex<Option<QuotaState>>>,
+}
+
+impl RateLimitSlot {
+    pub(crate) fn new(format: RateLimitHeaders) -> Self {
+        RateLimitSlot {
+            format,
+            state: Arc::default(),
+        }
+    }
+
+    /// Keeps `state` if it has fewer requests left than what is already there.
+    pub(crate) fn offer(&self, state: QuotaState) {
+        let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|s| state.remaining < s.remaining) {
+            *slot = Some(state);
+        }
+    }
+
+    /// Sets the fields on a response that has none yet (a 429 carries its own).
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        if headers.contains_key(&RATELIMIT) || headers.contains_key(&RATELIMIT_LIMIT) {
+            return;
+        }
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(state) = state {
+            self.format.apply(headers, &state);
+        }
+    }
 }

@@ -31,7 +31,9 @@ use crate::guard::ClientIp;
 use crate::limiter::RateKey;
 use crate::policy::{Policy, Rate, RateKeySource, StoreFailure};
 use crate::principal::Principal;
-use crate::ratelimit_headers::RateLimitHeaders;
+use crate::ratelimit_headers::{
+    QuotaState, RateLimitHeaders, RateLimitSlot, ceil_secs, policy_name,
+};
 use crate::store::{RateCheck, RateDecision};
 
 /// Default IPv6 prefix by which clients are bucketed.
@@ -189,6 +191,15 @@ impl Security {
         }
     }
 
+    /// The slot the layer puts in each request for the guard's quota state, unless the
+    /// fields are off.
+    pub(crate) fn rate_limit_slot(&self) -> Option<RateLimitSlot> {
+        match self.0.throttle.headers {
+            RateLimitHeaders::Off => None,
+            format => Some(RateLimitSlot::new(format)),
+        }
+    }
+
     /// The client address: the app's [`ClientIp`] if set, else the socket peer unless the
     /// peer is a trusted proxy (then the forwarding header, see [`TrustedProxies`]).
     pub(crate) fn client_addr(&self, parts: &Parts) -> Option<IpAddr> {
@@ -236,6 +247,7 @@ impl Security {
             let check = RateCheck::new(&limit.scope, key.as_str(), &limit.rates);
             self.decide(
                 policy,
+                parts,
                 check,
                 limit.on_store_error,
                 Quota::Global(&limit.name),
@@ -276,20 +288,33 @@ impl Security {
         };
         self.ensure_background_tasks();
         let check = RateCheck::new(policy.handler(), key.as_str(), policy.rates());
-        self.decide(policy, check, policy.store_failure(), Quota::Route)
+        self.decide(policy, parts, check, policy.store_failure(), Quota::Route)
             .await
     }
 
     async fn decide(
         &self,
         policy: &Policy,
+        parts: &Parts,
         check: RateCheck<'_>,
         on_store_error: StoreFailure,
         quota: Quota<'_>,
     ) -> Result<(), SecurityError> {
         let throttle = &self.0.throttle;
         match self.0.limiters.check(check).await {
-            Ok(decision) if decision.allowed() => Ok(()),
+            Ok(decision) if decision.allowed() => {
+                if let Some(slot) = parts.extensions.get::<RateLimitSlot>() {
+                    let rate = rate_of(check, decision);
+                    slot.offer(QuotaState {
+                        policy: policy_name(&quota_name(&quota, decision)),
+                        limit: rate.count(),
+                        window_secs: rate.period_secs(),
+                        remaining: decision.remaining(),
+                        reset_secs: ceil_secs(decision.reset()),
+                    });
+                }
+                Ok(())
+            }
             Ok(decision) => Err(self.refusal(check, decision, quota)),
             Err(error) => match on_store_error {
                 StoreFailure::Closed => {
@@ -330,19 +355,28 @@ impl Security {
         decision: RateDecision,
         quota: Quota<'_>,
     ) -> SecurityError {
-        let rate = check
-            .rates()
-            .get(decision.rate())
-            .copied()
-            .unwrap_or(Rate::new(1, 1));
-        let name = match quota {
-            Quota::Global(name) => name.to_owned(),
-            Quota::Route if decision.rate() == 0 => "default".to_owned(),
-            Quota::Route => format!("default-{}", decision.rate() + 1),
-        };
+        let rate = rate_of(check, decision);
+        let name = quota_name(&quota, decision);
         SecurityError::rate_limited(decision.reset(), rate.count(), rate.period_secs())
             .with_rate_limit_policy(name)
             .with_rate_limit_headers(self.0.throttle.headers)
+    }
+}
+
+fn rate_of(check: RateCheck<'_>, decision: RateDecision) -> Rate {
+    check
+        .rates()
+        .get(decision.rate())
+        .copied()
+        .unwrap_or(Rate::new(1, 1))
+}
+
+/// `default` for a route's first rate, `default-2`... for the next, or the global name.
+fn quota_name(quota: &Quota<'_>, decision: RateDecision) -> String {
+    match quota {
+        Quota::Global(name) => (*name).to_owned(),
+        Quota::Route if decision.rate() == 0 => "default".to_owned(),
+        Quota::Route => format!("default-{}", decision.rate() + 1),
     }
 }
 

@@ -383,6 +383,42 @@ async fn the_ratelimit_fields_follow_the_configured_draft_or_are_off() {
     }
 }
 
+#[tokio::test]
+async fn allowed_responses_carry_the_tightest_quota_left() {
+    let (app, _, clock) =
+        clocked(builder().global_rate_limit(GlobalRateLimit::per_ip("per-ip", "100/1m")));
+    let req = || Req::get("/v1/ping").client_ip("192.0.2.30");
+    let res = req().send(&app).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("ratelimit-policy"), Some("\"default\";q=3;w=60"));
+    assert_eq!(res.header("ratelimit"), Some("\"default\";r=2;t=20"));
+    clock.advance(Duration::from_secs(5));
+    let res = req().send(&app).await;
+    // Whole again in 35 s, reported in whole emission intervals (20 s each), rounded up.
+    assert_eq!(res.header("ratelimit"), Some("\"default\";r=1;t=40"));
+    // A route without its own rate reports the global limit: 100 a minute, two of the
+    // three requests so far already replenished (one every 0.6 s) after 5 s.
+    let res = Req::get("/health").client_ip("192.0.2.30").send(&app).await;
+    assert_eq!(
+        res.header("ratelimit-policy"),
+        Some("\"per-ip\";q=100;w=60")
+    );
+    assert_eq!(res.header("ratelimit"), Some("\"per-ip\";r=98;t=2"));
+
+    let (app, _, _) = clocked(builder().rate_limit_headers(RateLimitHeaders::Draft06));
+    let res = req().send(&app).await;
+    assert_eq!(res.header("ratelimit-limit"), Some("3"));
+    assert_eq!(res.header("ratelimit-remaining"), Some("2"));
+    assert_eq!(res.header("ratelimit-reset"), Some("20"));
+
+    let (app, _, _) = clocked(builder().rate_limit_headers(RateLimitHeaders::Off));
+    let res = req().send(&app).await;
+    assert!(res.header("ratelimit").is_none() && res.header("ratelimit-limit").is_none());
+    let (app, _, _) = clocked(builder());
+    let res = Req::get("/t/none").client_ip("192.0.2.30").send(&app).await;
+    assert!(res.header("ratelimit").is_none(), "no quota, no fields");
+}
+
 // ---------------------------------------------------------------------------------------
 // Bounded memory
 
