@@ -186,7 +186,8 @@ impl Security {
         self.0.body_limit
     }
 
-    /// How many client keys the rate limiters are tracking right now.
+    /// How many client keys the rate limiters are tracking right now (in the in-memory
+    /// store; 0 for stores that do not say, such as Redis).
     ///
     /// ```
     /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
@@ -196,8 +197,9 @@ impl Security {
         self.0.limiters.tracked_keys()
     }
 
-    /// Drops rate-limit keys whose bucket is full again and returns their memory. The
-    /// layer runs this in the background every cleanup interval; call it to force one.
+    /// Drops rate-limit keys whose bucket is full again and returns their memory (Redis
+    /// expires them by itself). The layer runs this in the background every cleanup
+    /// interval; call it to force one.
     ///
     /// ```
     /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
