@@ -13,6 +13,13 @@
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
 //!   is generated and sample viewer, editor and admin tokens are printed with curl lines.
+//! - `SECURE_API_REDIS_URL`: keep throttling state in this Redis (`redis://host:port/`),
+//!   shared by every instance. Unset: in memory.
+//! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
+//!   believed (`10.0.0.0/8,2001:db8::/32`). Unset: the client is the socket peer.
+//!
+//! Every route is also behind a global limit of 3000 requests a minute per client address,
+//! checked before the token.
 //!
 //! Tokens: issuer and audience `customer-api`; claims `sub`, `exp`, `iat`, `iss`, `aud`,
 //! `roles` (array), optional `scope` and `jti`. Roles: `admin` > `editor` > `viewer`.
@@ -53,6 +60,9 @@ const ISSUER: &str = "customer-api";
 const AUDIENCE: &str = "customer-api";
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const SAMPLE_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// In front of token verification on every route; far above what one client of this API
+/// needs (the contract asks for at least 1000 a minute from one address).
+const PER_IP_LIMIT: &str = "3000/1m";
 
 #[derive(Clone, Debug, Serialize)]
 struct Customer {
@@ -754,11 +764,7 @@ async fn run() -> Result<(), StartupError> {
             Some(secure_api::tls::TlsConfig::from_pem_files(cert, key)?)
         }
     };
-    let mut builder = Security::builder();
-    if tls.is_some() {
-        builder = builder.require_https(secure_api::HttpsSettings::new());
-    }
-    let security = builder
+    let mut builder = Security::builder()
         .hmac_secret(secret.clone())
         .issuer(ISSUER)
         .audience(AUDIENCE)
@@ -766,14 +772,21 @@ async fn run() -> Result<(), StartupError> {
         .realm("customer-api")
         // The sample tokens live 24 hours; replay-protected routes accept that lifetime.
         .replay_max_token_lifetime(SAMPLE_TOKEN_LIFETIME)
-        .build()
-        .map_err(|e| {
-            if e.setting() == "jwt.key" {
-                StartupError(format!("SECURE_API_JWT_SECRET: {}", e.message()))
-            } else {
-                StartupError(e.to_string())
-            }
-        })?;
+        .global_rate_limit(secure_api::GlobalRateLimit::per_ip("per-ip", PER_IP_LIMIT));
+    if tls.is_some() {
+        builder = builder.require_https(secure_api::HttpsSettings::new());
+    }
+    if let Some(proxies) = optional_env("SECURE_API_TRUSTED_PROXIES")? {
+        builder = builder.trusted_proxy_networks(proxies);
+    }
+    if let Some(url) = optional_env("SECURE_API_REDIS_URL")? {
+        builder = with_redis(builder, &url).await?;
+    }
+    let security = builder.build().map_err(|e| match e.setting() {
+        "jwt.key" => StartupError(format!("SECURE_API_JWT_SECRET: {}", e.message())),
+        "trusted_proxies" => StartupError(format!("SECURE_API_TRUSTED_PROXIES: {}", e.message())),
+        _ => StartupError(e.to_string()),
+    })?;
 
     let metrics = PrometheusBuilder::new()
         .install_recorder()
@@ -805,6 +818,30 @@ async fn run() -> Result<(), StartupError> {
         }
     }
     Ok(())
+}
+
+/// The value of an optional setting; set but not UTF-8 is an error naming it.
+fn optional_env(name: &str) -> Result<Option<String>, StartupError> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(StartupError(format!("{name}: not valid UTF-8")))
+        }
+    }
+}
+
+async fn with_redis(
+    builder: secure_api::SecurityBuilder,
+    url: &str,
+) -> Result<secure_api::SecurityBuilder, StartupError> {
+    let store = secure_api::RedisStore::builder(url)
+        .key_prefix("customer-api")
+        .connect()
+        .await
+        .map_err(|e| StartupError(format!("SECURE_API_REDIS_URL: {}", e.message())))?;
+    tracing::info!("throttling state in Redis");
+    Ok(builder.rate_limit_store(store))
 }
 
 #[tokio::main]

@@ -194,6 +194,7 @@ pub mod __private {
     pub use secure_api_runtime::RestrictedFieldsMustNotBeSerializeDirectly;
     pub use secure_api_runtime::{
         Decoded, Guard, GuardRequest, OwnerRefusal, Policy, PolicyRegistration, PolicySource, Rate,
-        SecurityError, Valid, Validatable, assert_validatable, check_owner, run_guard,
+        RateKeySource, SecurityError, StoreFailure, Valid, Validatable, assert_validatable,
+        check_owner, run_guard,
     };
 }

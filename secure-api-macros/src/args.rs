@@ -18,6 +18,8 @@ pub(crate) const KEYS: &[&str] = &[
     "role",
     "any_role",
     "rate",
+    "rate_key",
+    "on_store_error",
     "validate",
     "replay",
     "idempotent",
@@ -86,6 +88,8 @@ pub(crate) struct Args {
     pub(crate) link: Option<Keyed<LitStr>>,
     pub(crate) headers: Option<Keyed<LitStr>>,
     pub(crate) csp: Option<Keyed<LitStr>>,
+    pub(crate) rate_key: Option<Keyed<RateKeyArg>>,
+    pub(crate) on_store_error: Option<Keyed<LitStr>>,
     /// `policy = NAME`: a policy defined with `policy!`.
     pub(crate) policy: Option<Keyed<syn::Path>>,
     /// `owner = check`: the ownership check function.
@@ -98,6 +102,13 @@ pub(crate) struct Args {
     pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
     /// The declared roles and scopes (`secure-api.roles`), when the application has any.
     pub(crate) declared: Option<crate::declared::Declared>,
+}
+
+/// `rate_key = "principal" | "ip" | "api_key" | "header:NAME"` or `rate_key = path::to::fn`.
+#[derive(Debug, Clone)]
+pub(crate) enum RateKeyArg {
+    Named(LitStr),
+    Function(syn::Path),
 }
 
 /// A guard entry `key(arg = value, ...)`.
@@ -414,7 +425,32 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             };
             *slot = Some(Keyed::new(&key, position, ()));
         }
-        "role" | "rate" | "crate" | "deprecated" | "sunset" | "link" | "headers" | "csp" => {
+        "rate_key" => {
+            const EXAMPLE: &str = "rate_key = \"ip\"";
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`rate_key` needs a value, such as `{EXAMPLE}`"),
+                );
+                return;
+            };
+            let arg = match (&value, string_literal(&value)) {
+                (_, Some(lit)) => RateKeyArg::Named(lit),
+                (Expr::Path(path), None) if path.qself.is_none() && path.attrs.is_empty() => {
+                    RateKeyArg::Function(path.path.clone())
+                }
+                _ => {
+                    errors.spanned(
+                        &value,
+                        "`rate_key` expects \"principal\", \"ip\", \"api_key\", \"header:NAME\" or the path of a function `fn(&Parts, Option<&Principal>) -> Option<String>`",
+                    );
+                    return;
+                }
+            };
+            args.rate_key = Some(Keyed::new(&key, position, arg));
+        }
+        "role" | "rate" | "crate" | "on_store_error" | "deprecated" | "sunset" | "link"
+        | "headers" | "csp" => {
             let example = example(name);
             let Some((_, value)) = value else {
                 errors.at(
@@ -438,6 +474,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 "link" => args.link = Some(Keyed::new(&key, position, lit)),
                 "headers" => args.headers = Some(Keyed::new(&key, position, lit)),
                 "csp" => args.csp = Some(Keyed::new(&key, position, lit)),
+                "on_store_error" => args.on_store_error = Some(Keyed::new(&key, position, lit)),
                 _ => match lit.parse::<syn::Path>() {
                     Ok(path) => args.krate = Some(Keyed::new(&key, position, path)),
                     Err(_) => errors.at(
@@ -501,6 +538,8 @@ fn example(name: &str) -> &'static str {
         "role" => "role = \"admin\"",
         "any_role" => "any_role = [\"editor\", \"auditor\"]",
         "rate" => "rate = \"100/15m\"",
+        "rate_key" => "rate_key = \"ip\"",
+        "on_store_error" => "on_store_error = \"open\"",
         "validate" => "validate",
         "replay" => "replay",
         "idempotent" => "idempotent",

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, LitStr, Pat, PatType, Type};
 
 use crate::args::Handler;
-use crate::validate::{Access, Model};
+use crate::validate::{Access, Model, RateKey};
 
 /// What the macro emits on any error: the item exactly as written, so editors keep resolving
 /// it, followed by every error.
@@ -51,6 +51,24 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
             quote!(#krate::__private::Rate::new(#count, #period))
         });
         quote!(.rate_limits(&[#(#rates),*]))
+    };
+    let rate_key = model.rate_key.as_ref().map(|key| {
+        let source = match key {
+            RateKey::Principal => quote!(Principal),
+            RateKey::Ip => quote!(Ip),
+            RateKey::ApiKey => quote!(ApiKey),
+            RateKey::Header(name) => quote!(Header(#name)),
+            // Spanned at the user's path, so a function of the wrong type is reported there.
+            RateKey::Function(path) => {
+                quote_spanned!(path.span()=> Custom(#path))
+            }
+        };
+        quote!(.rate_key(#krate::__private::RateKeySource::#source))
+    });
+    let store_failure = if model.store_open {
+        quote!(.on_store_error(#krate::__private::StoreFailure::Open))
+    } else {
+        TokenStream::new()
     };
     let validated = if model.validate {
         quote!(.validated())
@@ -99,6 +117,8 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 )
                 #roles
                 #rates
+                #rate_key
+                #store_failure
                 #validated
                 #transport;
             #checks

@@ -91,6 +91,54 @@ use proc_macro::TokenStream;
 /// // Also valid: "10/1s", "5/m" (same as "5/1m"), "1000/1h", "2/1d".
 /// ```
 ///
+/// Several rates separated by `;` all apply (spaces around each are allowed); the first
+/// exhausted one refuses. Each is checked on its own, and the same rate twice is an error:
+///
+/// ```ignore
+/// #[secure(role = "viewer", rate = "10/1s; 1000/1h")] // bursts of 10, at most ~1000 an hour
+/// async fn search() { /* ... */ }
+/// ```
+///
+/// Rates are keyed by the principal on authenticated routes and by the client IP on public
+/// ones. Global limits of the app's `Security` (keyed by IP, before authentication) apply
+/// on top of these.
+///
+/// ## `rate_key = "..."` or `rate_key = path::to::function`
+///
+/// What `rate` is keyed by: `"principal"` (not on `public` routes, where there is none),
+/// `"ip"`, `"api_key"` (the `X-API-Key` header's value, hashed by the stores),
+/// `"header:NAME"` (that header's value), or a function
+/// `fn(&http::request::Parts, Option<&Principal>) -> Option<String>`. When the source is
+/// absent from a request (no such header, the function returns `None`), that request is
+/// keyed by its client IP. Header and API-key values are chosen by the client: key by them
+/// where the header is verified, or accept that each value is its own bucket.
+///
+/// ```ignore
+/// fn tenant(parts: &Parts, principal: Option<&Principal>) -> Option<String> {
+///     Some(parts.headers.get("x-tenant")?.to_str().ok()?.to_owned())
+/// }
+///
+/// #[secure(public, rate = "60/1m", rate_key = "ip")]
+/// async fn lookup() { /* ... */ }
+///
+/// #[secure(role = "viewer", rate = "100/1m", rate_key = tenant)]
+/// async fn tenant_report() { /* ... */ }
+/// ```
+///
+/// `rate_key` without `rate` is an error.
+///
+/// ## `on_store_error = "closed" | "open"`
+///
+/// What the route's `rate` does when the rate-limit store (Redis) does not answer in time:
+/// `"closed"` (the default) refuses with 503 problem+json, `"open"` lets the request
+/// through unthrottled. Either way the event is logged and counted. Without `rate` it is an
+/// error.
+///
+/// ```ignore
+/// #[secure(public, rate = "30/1m", on_store_error = "open")]
+/// async fn catalogue() { /* ... */ }
+/// ```
+///
 /// ## `validate`
 ///
 /// A flag: every argument whose type is `Json<T>`, `Query<T>`, `Form<T>` or `Path<T>`
@@ -205,8 +253,10 @@ use proc_macro::TokenStream;
 /// type that cannot be validated, a handler that is not `async` or that takes `self`,
 /// malformed networks or times of the built-in guards, an unknown guard or a guard
 /// argument of the wrong type, an ownership check with the wrong signature or on a public
-/// handler, a role that is not declared. The function is then emitted unchanged next to the
-/// errors, so editors keep working.
+/// handler, a role that is not declared, a `rate_key` that is unknown, names an invalid
+/// header, or says `"principal"` on a `public` route, `rate_key`/`on_store_error` without
+/// `rate`. The function is then emitted unchanged next to the errors, so editors keep
+/// working.
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

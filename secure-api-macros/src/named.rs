@@ -89,6 +89,8 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         link: _,
         headers: _,
         csp: _,
+        rate_key: _,
+        on_store_error: _,
         policy: _,
         owner: _,
         owner_refusal: _,
@@ -154,7 +156,9 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         sunset,
         link,
         headers,
-        csp
+        csp,
+        rate_key,
+        on_store_error
     );
 
     let mut guards: Vec<_> = policy

@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, LitStr, PathArguments, Type};
 
-use crate::args::{Args, GuardArgs, GuardField, Handler, Keyed};
+use crate::args::{Args, GuardArgs, GuardField, Handler, Keyed, RateKeyArg};
 use crate::error::Errors;
 
 /// Who may call the handler.
@@ -25,6 +25,20 @@ pub(crate) struct Rate {
     pub(crate) period_secs: u64,
 }
 
+/// `rate_key`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RateKey {
+    Principal,
+    Ip,
+    ApiKey,
+    /// The header's name, lower-cased.
+    Header(String),
+    Function(syn::Path),
+}
+
+/// The named kinds of `rate_key`, for suggestions.
+const RATE_KEY_KINDS: &[&str] = &["principal", "ip", "api_key", "header:NAME"];
+
 /// An argument that `validate` wraps, by its index among the handler's inputs, with the
 /// type inside the extractor (whose span the "cannot be validated" error uses).
 #[derive(Debug)]
@@ -44,6 +58,9 @@ pub(crate) struct Model {
     /// Indices of the other `Json`/`Query`/`Form`/`Path` arguments: their rejections are
     /// rendered as problem+json too, but there is nothing to validate.
     pub(crate) decoded_args: Vec<usize>,
+    pub(crate) rate_key: Option<RateKey>,
+    /// `on_store_error = "open"`.
+    pub(crate) store_open: bool,
     /// Replay, idempotency, deprecation and header keys.
     pub(crate) transport: crate::transport::Transport,
     /// Built-in and custom guards, in source order.
@@ -65,15 +82,16 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     let rates = args
         .rate
         .as_ref()
-        .and_then(|rate| match parse_rate(&rate.value.value()) {
-            Ok(parsed) => Some(parsed),
-            Err(problem) => {
-                errors.at(rate.value.span(), rate_message(&rate.value, problem));
-                None
-            }
-        })
-        .into_iter()
-        .collect();
+        .map(|rate| rate_list(&rate.value, errors))
+        .unwrap_or_default();
+    let rate_key = args
+        .rate_key
+        .as_ref()
+        .and_then(|key| rate_key(key, &args, errors));
+    let store_open = args
+        .on_store_error
+        .as_ref()
+        .is_some_and(|value| store_open(value, &args, errors));
 
     let mut validated_args = Vec::new();
     let mut decoded_args = Vec::new();
@@ -113,6 +131,8 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     Model {
         krate,
         access,
+        rate_key,
+        store_open,
         rates,
         validate: args.validate.is_some(),
         validated_args,
@@ -121,6 +141,129 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         guards: args.guards,
         owner,
         declared_file: args.declared.as_ref().map(crate::declared::Declared::path),
+    }
+}
+
+/// `rate = "10/1s; 1000/1h"`: every rate, each error on its own.
+fn rate_list(lit: &LitStr, errors: &mut Errors) -> Vec<Rate> {
+    let text = lit.value();
+    let mut rates: Vec<Rate> = Vec::new();
+    for part in text.split(';') {
+        let part = part.trim_matches(' ');
+        match parse_rate(part) {
+            Ok(rate) if rates.contains(&rate) => errors.at(
+                lit.span(),
+                format_args!("rate {part:?} is given twice in {text:?}"),
+            ),
+            Ok(rate) => rates.push(rate),
+            Err(problem) => errors.at(lit.span(), rate_message(lit, part, problem)),
+        }
+    }
+    rates
+}
+
+fn rate_key(key: &Keyed<RateKeyArg>, args: &Args, errors: &mut Errors) -> Option<RateKey> {
+    if args.rate.is_none() {
+        errors.at(
+            key.key.span(),
+            "`rate_key` says how the route's `rate` is keyed, and there is no `rate`: add one, such as `rate = \"100/1m\"`, or remove `rate_key`",
+        );
+    }
+    let parsed = match &key.value {
+        RateKeyArg::Function(path) => RateKey::Function(path.clone()),
+        RateKeyArg::Named(lit) => {
+            let text = lit.value();
+            match text.as_str() {
+                "principal" => RateKey::Principal,
+                "ip" => RateKey::Ip,
+                "api_key" => RateKey::ApiKey,
+                _ => match text.strip_prefix("header:") {
+                    Some(name) if is_header_name(name) => {
+                        RateKey::Header(name.to_ascii_lowercase())
+                    }
+                    Some(name) => {
+                        errors.at(
+                            lit.span(),
+                            format_args!(
+                                "{name:?} is not a header name: use letters, digits and `-`, such as `rate_key = \"header:x-tenant\"`"
+                            ),
+                        );
+                        return None;
+                    }
+                    None => {
+                        let close = RATE_KEY_KINDS
+                            .iter()
+                            .map(|k| (crate::args::levenshtein(&text.to_ascii_lowercase(), k), *k))
+                            .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+                            .min_by_key(|(d, _)| *d)
+                            .map(|(_, k)| format!(" did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        errors.at(
+                            lit.span(),
+                            format_args!(
+                                "unknown `rate_key` {text:?}:{close} expected \"principal\", \"ip\", \"api_key\", \"header:NAME\" or the path of a function"
+                            ),
+                        );
+                        return None;
+                    }
+                },
+            }
+        }
+    };
+    if parsed == RateKey::Principal && args.public.is_some() {
+        errors.at(
+            key.key.span(),
+            "`rate_key = \"principal\"` on a `public` route: a public route does not authenticate, so there is no principal to key by; use `rate_key = \"ip\"` or remove `public`",
+        );
+        return None;
+    }
+    Some(parsed)
+}
+
+/// RFC 9110 token characters, which is what a header name may hold.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+fn store_open(value: &Keyed<LitStr>, args: &Args, errors: &mut Errors) -> bool {
+    if args.rate.is_none() {
+        errors.at(
+            value.key.span(),
+            "`on_store_error` says what the route's `rate` does when the rate-limit store is down, and there is no `rate`: add one or remove `on_store_error`",
+        );
+    }
+    match value.value.value().as_str() {
+        "closed" => false,
+        "open" => true,
+        other => {
+            errors.at(
+                value.value.span(),
+                format_args!(
+                    "`on_store_error` is \"closed\" (refuse with 503, the default) or \"open\" (let the request through unthrottled), not {other:?}"
+                ),
+            );
+            false
+        }
     }
 }
 
@@ -535,7 +678,7 @@ pub(crate) enum RateProblem {
 
 const RATE_GRAMMAR: &str = "expected \"N/PERIOD\" such as \"100/15m\": N a positive integer, PERIOD an optional positive multiplier followed by a unit `s`, `m`, `h` or `d` (\"10/1s\", \"5/m\", \"1000/1h\", \"2/1d\")";
 
-fn rate_message(lit: &LitStr, problem: RateProblem) -> String {
+fn rate_message(lit: &LitStr, part: &str, problem: RateProblem) -> String {
     let what = match problem {
         RateProblem::Malformed => "",
         RateProblem::ZeroCount => "N must be at least 1; ",
@@ -543,7 +686,14 @@ fn rate_message(lit: &LitStr, problem: RateProblem) -> String {
         RateProblem::ZeroPeriod => "the period multiplier must be at least 1; ",
         RateProblem::PeriodTooLong => "the period is too long to count in seconds; ",
     };
-    format!("invalid rate {:?}: {what}{RATE_GRAMMAR}", lit.value())
+    let text = lit.value();
+    if text == part {
+        format!("invalid rate {text:?}: {what}{RATE_GRAMMAR}")
+    } else {
+        format!(
+            "invalid rate {part:?} in {text:?}: {what}{RATE_GRAMMAR}; several rates are separated by `;`"
+        )
+    }
 }
 
 /// Parses `N/PERIOD` strictly: ASCII digits only, no signs, no whitespace.
@@ -885,6 +1035,88 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("must be `async fn`"));
         assert!(errors[1].contains("cannot take `self`"));
+    }
+
+    #[test]
+    fn several_rates_and_their_errors() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(parse_quote!(rate = "10/1s; 1000/1h"), item.clone());
+        assert!(errors.is_empty(), "{errors:?}");
+        let rates: Vec<(u32, u64)> = model
+            .rates
+            .iter()
+            .map(|r| (r.count, r.period_secs))
+            .collect();
+        assert_eq!(rates, [(10, 1), (1000, 3600)]);
+        let (_, errors) = build_from(parse_quote!(rate = "0/1s;x; 5/m;5/m"), item);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("invalid rate \"0/1s\" in"));
+        assert!(errors[1].contains("invalid rate \"x\" in"));
+        assert!(errors[2].contains("given twice"));
+    }
+
+    #[test]
+    fn rate_keys_are_typed_and_checked_against_access() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let key = |attr: TokenStream| {
+            let (model, errors) = build_from(attr, item.clone());
+            (model.rate_key, errors)
+        };
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = "ip")).0,
+            Some(RateKey::Ip)
+        );
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = "header:X-Tenant")).0,
+            Some(RateKey::Header("x-tenant".into()))
+        );
+        assert_eq!(
+            key(parse_quote!(public, rate = "1/s", rate_key = "api_key")).0,
+            Some(RateKey::ApiKey)
+        );
+        assert_eq!(
+            key(parse_quote!(rate = "1/s", rate_key = my::func)).0,
+            Some(RateKey::Function(parse_quote!(my::func)))
+        );
+        let (_, errors) = key(parse_quote!(public, rate = "1/s", rate_key = "principal"));
+        assert!(errors[0].contains("on a `public` route"), "{errors:?}");
+        let (_, errors) = key(parse_quote!(rate = "1/s", rate_key = "princpal"));
+        assert!(
+            errors[0].contains("did you mean `principal`?"),
+            "{errors:?}"
+        );
+        let (_, errors) = key(parse_quote!(rate_key = "ip"));
+        assert!(errors[0].contains("there is no `rate`"), "{errors:?}");
+        let (_, errors) = key(parse_quote!(rate = "1/s", rate_key = "header:a b"));
+        assert!(errors[0].contains("is not a header name"), "{errors:?}");
+    }
+
+    #[test]
+    fn on_store_error_is_closed_or_open() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "open"),
+            item.clone(),
+        );
+        assert!(errors.is_empty() && model.store_open);
+        let (model, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "closed"),
+            item.clone(),
+        );
+        assert!(errors.is_empty() && !model.store_open);
+        let (_, errors) = build_from(
+            parse_quote!(rate = "1/s", on_store_error = "ignore"),
+            item.clone(),
+        );
+        assert!(errors[0].contains("not \"ignore\""), "{errors:?}");
+        let (_, errors) = build_from(parse_quote!(on_store_error = "open"), item);
+        assert!(errors[0].contains("there is no `rate`"), "{errors:?}");
     }
 
     #[test]

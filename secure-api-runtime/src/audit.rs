@@ -399,7 +399,7 @@ impl ClientCounters {
     /// Counts one refusal of the context's client; the count in the current window, or
     /// `None` when the client is unknown or the table is full of live windows.
     fn record(&self, ctx: &AuditContext) -> Option<u32> {
-        let key = RateKey::ip(ctx.client_ip?);
+        let key = RateKey::ip(ctx.client_ip?, crate::throttle::DEFAULT_IPV6_PREFIX);
         let now = Duration::from(self.clock.now());
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if !table.contains_key(&key) && table.len() >= self.capacity {

@@ -31,12 +31,18 @@ use jsonwebtoken::Algorithm;
 use crate::audit::{
     ClientCounters, DEFAULT_AUDIT_WINDOW, DEFAULT_BURST_THRESHOLD, DEFAULT_TRACKED_CLIENTS,
 };
+use crate::client_ip::TrustedProxies;
 use crate::https::{HttpsPolicy, HttpsSettings};
 use crate::jwt::{JwtKey, JwtSettings, JwtVerifier};
 use crate::layer::SecurityLayer;
-use crate::limiter::{LimiterClock, ManualClock, RateLimiters};
+use crate::limiter::{LimiterClock, ManualClock, RateLimiters, Store};
+use crate::ratelimit_headers::RateLimitHeaders;
 use crate::rbac::RoleHierarchy;
 use crate::replay::{IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore};
+use crate::store::{DEFAULT_MAX_TRACKED_KEYS, MemoryStore, RateLimitStore};
+use crate::throttle::{
+    DEFAULT_IPV6_PREFIX, GlobalRateLimit, ThrottleSettings, check_global_limits,
+};
 
 /// Default cap on request bodies (1 MiB), applied to every route behind the layer.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -131,6 +137,7 @@ pub(crate) struct Inner {
     pub(crate) realm: Cow<'static, str>,
     pub(crate) body_limit: usize,
     pub(crate) limiters: RateLimiters,
+    pub(crate) throttle: ThrottleSettings,
     pub(crate) request_id_header: Option<http::HeaderName>,
     pub(crate) counters: ClientCounters,
     pub(crate) log_requests: bool,
@@ -195,7 +202,8 @@ impl Security {
         self.0.body_limit
     }
 
-    /// How many client keys the rate limiters are tracking right now.
+    /// How many client keys the rate limiters are tracking right now (in the in-memory
+    /// store; 0 for stores that do not say, such as Redis).
     ///
     /// ```
     /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
@@ -205,8 +213,9 @@ impl Security {
         self.0.limiters.tracked_keys()
     }
 
-    /// Drops rate-limit keys whose bucket is full again and returns their memory. The
-    /// layer runs this in the background every cleanup interval; call it to force one.
+    /// Drops rate-limit keys whose bucket is full again and returns their memory (Redis
+    /// expires them by itself). The layer runs this in the background every cleanup
+    /// interval; call it to force one.
     ///
     /// ```
     /// # let security = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a").build().unwrap();
@@ -266,6 +275,13 @@ pub struct SecurityBuilder {
     body_limit: Option<usize>,
     cleanup_interval: Option<Duration>,
     clock: Option<ManualClock>,
+    trusted_proxies: Option<TrustedProxies>,
+    trusted_proxy_networks: Option<String>,
+    ipv6_prefix: Option<u8>,
+    global_limits: Vec<GlobalRateLimit>,
+    rate_limit_headers: Option<RateLimitHeaders>,
+    store: Option<Arc<dyn RateLimitStore>>,
+    max_tracked_keys: Option<usize>,
     request_id_header: Option<String>,
     audit_window: Option<Duration>,
     burst_threshold: Option<u32>,
@@ -574,6 +590,86 @@ impl SecurityBuilder {
         self
     }
 
+    /// Which peers may say who the client is (default: none, the client is the socket
+    /// peer). See [`TrustedProxies`].
+    ///
+    /// ```
+    /// use secure_api_runtime::{Security, TrustedProxies};
+    /// let b = Security::builder().trusted_proxies(TrustedProxies::hops(1));
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = Some(proxies);
+        self
+    }
+
+    /// Trusted proxies as comma-separated CIDRs (`"10.0.0.0/8, 2001:db8::/32"`, the
+    /// format of `SECURE_API_TRUSTED_PROXIES`), their `X-Forwarded-For` believed. A
+    /// mistake is reported by `build` under `trusted_proxies`.
+    ///
+    /// ```
+    /// let err = secure_api_runtime::Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a")
+    ///     .trusted_proxy_networks("10.0.0.0/8, 10.0.0.1/8").build().unwrap_err();
+    /// assert_eq!(err.setting(), "trusted_proxies");
+    /// ```
+    pub fn trusted_proxy_networks(mut self, cidrs: impl Into<String>) -> Self {
+        self.trusted_proxy_networks = Some(cidrs.into());
+        self
+    }
+
+    /// The prefix length by which IPv6 clients share a bucket (default 64; 1 to 128).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().ipv6_rate_limit_prefix(56);
+    /// ```
+    pub fn ipv6_rate_limit_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = Some(bits);
+        self
+    }
+
+    /// Adds a limit applied to every `#[secure]` route before authentication.
+    ///
+    /// ```
+    /// use secure_api_runtime::{GlobalRateLimit, Security};
+    /// let b = Security::builder().global_rate_limit(GlobalRateLimit::per_ip("per-ip", "3000/1m"));
+    /// ```
+    pub fn global_rate_limit(mut self, limit: GlobalRateLimit) -> Self {
+        self.global_limits.push(limit);
+        self
+    }
+
+    /// Which rate-limit fields responses carry (default: the current IETF draft).
+    ///
+    /// ```
+    /// use secure_api_runtime::{RateLimitHeaders, Security};
+    /// let b = Security::builder().rate_limit_headers(RateLimitHeaders::Off);
+    /// ```
+    pub fn rate_limit_headers(mut self, headers: RateLimitHeaders) -> Self {
+        self.rate_limit_headers = Some(headers);
+        self
+    }
+
+    /// Keeps rate-limit state in `store` instead of the in-memory default (for example a
+    /// `RedisStore` shared by every instance).
+    ///
+    /// ```
+    /// use secure_api_runtime::{MemoryStore, Security};
+    /// let b = Security::builder().rate_limit_store(MemoryStore::new(1_000));
+    /// ```
+    pub fn rate_limit_store(mut self, store: impl RateLimitStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The hard cap on keys the in-memory store tracks (default 100,000).
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().max_tracked_rate_limit_keys(1_000_000);
+    /// ```
+    pub fn max_tracked_rate_limit_keys(mut self, keys: usize) -> Self {
+        self.max_tracked_keys = Some(keys);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -682,6 +778,46 @@ impl SecurityBuilder {
             Some(clock) => LimiterClock::Manual(clock),
             None => LimiterClock::default(),
         };
+        let trusted_proxies = match (self.trusted_proxies, self.trusted_proxy_networks) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "trusted_proxies",
+                    "both trusted_proxies(...) and trusted_proxy_networks(...) are set",
+                ));
+            }
+            (Some(proxies), None) => proxies,
+            (None, Some(list)) => list.parse().map_err(|e: crate::CidrParseError| {
+                ConfigError::new("trusted_proxies", e.to_string())
+            })?,
+            (None, None) => TrustedProxies::none(),
+        };
+        let ipv6_prefix = self.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
+        if !(1..=128).contains(&ipv6_prefix) {
+            return Err(ConfigError::new(
+                "ipv6_rate_limit_prefix",
+                "the IPv6 prefix must be between 1 and 128 bits",
+            ));
+        }
+        let global_limits = check_global_limits(self.global_limits)?;
+        let store = match (self.store, self.max_tracked_keys) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "max_tracked_rate_limit_keys",
+                    "the cap applies to the in-memory store, and another store is configured",
+                ));
+            }
+            (Some(store), None) => Store::External(store),
+            (None, Some(0)) => {
+                return Err(ConfigError::new(
+                    "max_tracked_rate_limit_keys",
+                    "the cap must be at least one key",
+                ));
+            }
+            (None, cap) => Store::Memory(MemoryStore::with_limiter_clock(
+                cap.unwrap_or(DEFAULT_MAX_TRACKED_KEYS),
+                clock.clone(),
+            )),
+        };
         let request_id_header = match self.request_id_header {
             None => None,
             Some(name) => Some(http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -723,7 +859,15 @@ impl SecurityBuilder {
             hierarchy,
             realm: Cow::Owned(realm),
             body_limit,
-            limiters: RateLimiters::new(clock, cleanup_interval),
+            limiters: RateLimiters::new(store, cleanup_interval),
+            throttle: ThrottleSettings {
+                trusted_proxies,
+                ipv6_prefix,
+                global_limits,
+                headers: self.rate_limit_headers.unwrap_or_default(),
+                refused_on_store_error: Default::default(),
+                allowed_on_store_error: Default::default(),
+            },
             request_id_header,
             counters,
             log_requests: self.log_requests,

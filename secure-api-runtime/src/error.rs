@@ -24,6 +24,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
+use crate::ratelimit_headers::{QuotaState, RateLimitHeaders, ceil_secs, policy_name};
+
 use crate::audit::{RequestId, current_request_id};
 
 /// The realm placed in `WWW-Authenticate` when the configuration gives none.
@@ -166,6 +168,8 @@ struct RateLimitInfo {
     retry_after: Duration,
     limit: u32,
     window_secs: u64,
+    policy: Cow<'static, str>,
+    headers: RateLimitHeaders,
 }
 
 /// A refusal, rendered as RFC 9457 problem details.
@@ -349,8 +353,44 @@ impl SecurityError {
             retry_after,
             limit,
             window_secs,
+            policy: Cow::Borrowed("default"),
+            headers: RateLimitHeaders::default(),
         });
         e
+    }
+
+    /// Names the quota in the `RateLimit`/`RateLimit-Policy` fields of a 429 (default
+    /// `default`); characters outside `[A-Za-z0-9._:/-]` are dropped.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use std::time::Duration;
+    /// use secure_api_runtime::SecurityError;
+    /// let r = SecurityError::rate_limited(Duration::from_secs(1), 10, 1).with_rate_limit_policy("burst").into_response();
+    /// assert_eq!(r.headers()["ratelimit-policy"], "\"burst\";q=10;w=1");
+    /// ```
+    pub fn with_rate_limit_policy(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        if let Some(info) = &mut self.0.rate_limit {
+            info.policy = name.into();
+        }
+        self
+    }
+
+    /// Which rate-limit fields a 429 carries (default: the current draft).
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use std::time::Duration;
+    /// use secure_api_runtime::{RateLimitHeaders, SecurityError};
+    /// let r = SecurityError::rate_limited(Duration::from_secs(1), 10, 1).with_rate_limit_headers(RateLimitHeaders::Off).into_response();
+    /// assert!(r.headers().get("ratelimit").is_none());
+    /// assert_eq!(r.headers()["retry-after"], "1");
+    /// ```
+    pub fn with_rate_limit_headers(mut self, headers: RateLimitHeaders) -> Self {
+        if let Some(info) = &mut self.0.rate_limit {
+            info.headers = headers;
+        }
+        self
     }
 
     /// 500 without any detail: the server cannot enforce the policy (for example no
@@ -638,8 +678,6 @@ struct ProblemBody<'a> {
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 impl IntoResponse for SecurityError {
     fn into_response(self) -> Response {
@@ -676,22 +714,18 @@ impl IntoResponse for SecurityError {
             headers.insert(WWW_AUTHENTICATE, challenge);
         }
         if let Some(info) = &self.0.rate_limit {
-            let secs = info
-                .retry_after
-                .as_secs()
-                .saturating_add(u64::from(info.retry_after.subsec_nanos() > 0))
-                .max(1);
+            let secs = ceil_secs(info.retry_after).max(1);
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
-            // draft-ietf-httpapi-ratelimit-headers: structured fields naming the policy.
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "\"default\";q={};w={}",
-                info.limit, info.window_secs
-            )) {
-                headers.insert(RATELIMIT_POLICY.clone(), v);
-            }
-            if let Ok(v) = HeaderValue::from_str(&format!("\"default\";r=0;t={secs}")) {
-                headers.insert(RATELIMIT.clone(), v);
-            }
+            info.headers.apply(
+                headers,
+                &QuotaState {
+                    policy: policy_name(&info.policy),
+                    limit: info.limit,
+                    window_secs: info.window_secs,
+                    remaining: 0,
+                    reset_secs: secs,
+                },
+            );
         }
         response
     }

@@ -4,11 +4,14 @@
 //! body, the guard decides before any body byte is read. Its order is fixed:
 //!
 //! 1. refuse credentials in the query string (400);
-//! 2. on non-public routes, authenticate the bearer token (401 / 400);
-//! 3. authorize: one of the policy's roles, through the hierarchy (403);
-//! 4. throttle: every rate of the policy, keyed by principal or client IP (429);
-//! 5. custom guards, in the order the attribute lists them, then the ownership check
-//!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck)).
+//! 2. the global limits of the `Security`, keyed by client IP (429, or 503 when the store
+//!    is down and the limit fails closed);
+//! 3. on non-public routes, authenticate the bearer token (401 / 400);
+//! 4. authorize: one of the policy's roles, through the hierarchy (403);
+//! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503);
+//! 6. custom guards, in the order the attribute lists them, then the ownership check
+//!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck));
+//! 7. spend the single-use token (`replay`) and start the `Idempotency-Key` record.
 //!
 //! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
 //!
@@ -34,7 +37,6 @@ use http::request::Parts;
 use crate::audit::{self, AuditContext, Outcome};
 use crate::config::Security;
 use crate::error::SecurityError;
-use crate::limiter::RateKey;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
 use crate::registry::PolicyProbe;
@@ -97,7 +99,7 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             let _ = state.policy.set(policy);
         }
         let decision = security
-            .decide::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
+            .admit::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
             .await;
         let counters = Some(&security.0.counters);
         let ticket = match decision {
@@ -128,7 +130,7 @@ impl Security {
     /// authentication, roles, rate limits); the custom guards and ownership check of the
     /// attribute; then the single-use token and the idempotency key, which are only spent
     /// by requests that passed everything else. The principal is in `parts` afterwards.
-    async fn decide<P: PolicySource>(
+    async fn admit<P: PolicySource>(
         &self,
         policy: &'static Policy,
         policy_id: TypeId,
@@ -136,7 +138,7 @@ impl Security {
         ctx: &mut AuditContext,
     ) -> Result<Option<Ticket>, SecurityError> {
         check_sunset(policy)?;
-        let principal = self.enforce(policy, policy_id, parts, ctx)?;
+        let principal = self.enforce(policy, policy_id, parts, ctx).await?;
         if let Some(principal) = &principal {
             parts.extensions.insert(principal.clone());
         }
@@ -273,10 +275,10 @@ pub(crate) fn client_ip(parts: &Parts) -> Option<IpAddr> {
 
 impl Security {
     /// Applies `policy` to the request; returns the principal on authenticated routes.
-    pub(crate) fn enforce(
+    pub(crate) async fn enforce(
         &self,
         policy: &Policy,
-        policy_id: TypeId,
+        _policy_id: TypeId,
         parts: &Parts,
         ctx: &mut AuditContext,
     ) -> Result<Option<Principal>, SecurityError> {
@@ -293,6 +295,9 @@ impl Security {
                 "Credentials must not be sent in the URL.",
             )));
         }
+
+        // Cheap and keyed by address: bounds what one client can make the server verify.
+        self.throttle_global(policy, parts).await?;
 
         let principal = if policy.is_public() {
             None
@@ -318,26 +323,8 @@ impl Security {
             Some(principal)
         };
 
-        if !policy.rates().is_empty() {
-            let key = match &principal {
-                Some(p) => RateKey::Principal(p.subject().into()),
-                None => match client_ip(parts) {
-                    Some(ip) => RateKey::ip(ip),
-                    None => {
-                        tracing::error!(
-                            target: "secure_api",
-                            handler = policy.handler(),
-                            "the client address is unknown, so the per-IP rate limit cannot \
-                             be applied; serve the router with \
-                             `into_make_service_with_connect_info::<SocketAddr>()`"
-                        );
-                        return Err(SecurityError::misconfigured());
-                    }
-                },
-            };
-            self.ensure_background_tasks();
-            inner.limiters.check(policy_id, policy.rates(), &key)?;
-        }
+        self.throttle_route(policy, principal.as_ref(), parts)
+            .await?;
         Ok(principal)
     }
 }

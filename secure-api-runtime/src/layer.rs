@@ -43,7 +43,9 @@ use tower::{Layer, Service};
 
 use crate::audit::{self, RequestId};
 use crate::config::Security;
+use crate::guard::ClientIp;
 use crate::https::{RequestScheme, add_hsts, scheme_of};
+use crate::ratelimit_headers::RateLimitSlot;
 use crate::redact::RequestLog;
 use crate::replay::StoredResponse;
 use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
@@ -130,6 +132,7 @@ where
             .log_requests
             .then(|| RequestLog::start(&parts));
         let mut hsts = false;
+        let rate_limit = self.security.rate_limit_slot();
         let kind = if let Some(https) = self
             .security
             .0
@@ -144,9 +147,17 @@ where
             }
         } else {
             hsts = self.security.0.https.is_some();
+            // The client as the trusted-proxy settings resolve it, once, for the limits,
+            // the audit, the guards and the idempotency scope alike.
+            if let Some(ip) = self.security.client_addr(&parts) {
+                parts.extensions.insert(ClientIp(ip));
+            }
             parts.extensions.insert(request_id.clone());
             parts.extensions.insert(self.security.clone());
             parts.extensions.insert(slot.clone());
+            if let Some(rate_limit) = &rate_limit {
+                parts.extensions.insert(rate_limit.clone());
+            }
             let limit = self.security.body_limit();
             if idempotent {
                 // A request with an Idempotency-Key is read first (within the body cap) so
@@ -175,6 +186,7 @@ where
             credentialed,
             hsts: hsts.then(|| self.security.clone()),
             slot,
+            rate_limit,
             request_id,
             log,
         }
@@ -285,6 +297,7 @@ pin_project_lite::pin_project! {
         // Present when the response gets HSTS.
         hsts: Option<Security>,
         slot: RouteSlot,
+        rate_limit: Option<RateLimitSlot>,
         request_id: RequestId,
         log: Option<RequestLog>,
     }
@@ -331,6 +344,9 @@ where
             other => return other,
         };
         finish(response.headers_mut(), *this.credentialed, this.slot);
+        if let Some(rate_limit) = this.rate_limit {
+            rate_limit.apply(response.headers_mut());
+        }
         if let Some(https) = this.hsts.as_ref().and_then(|s| s.0.https.as_ref()) {
             add_hsts(response.headers_mut(), https);
         }

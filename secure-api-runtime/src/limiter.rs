@@ -1,9 +1,11 @@
-//! Throttling: one keyed GCRA limiter (governor) per rate of each handler.
+//! Throttling: the keys requests are counted under, the store that counts them, and the
+//! clock.
 //!
 //! Keys are the principal's subject on authenticated routes and the client IP on public
-//! ones (IPv6 clients bucketed by their /64, since one host usually owns the whole
-//! prefix). Keyed state is bounded: a background task drops keys whose bucket is full
-//! again (indistinguishable from a fresh one) and gives the memory back.
+//! ones unless the policy says otherwise (IPv6 clients bucketed by their /64 by default,
+//! since one host usually owns the whole prefix). The embedded store is bounded (see
+//! [`MemoryStore`]): a background task drops keys whose bucket is full again
+//! (indistinguishable from a fresh one) and gives the memory back.
 //!
 //! Time is injectable through [`ManualClock`], so throttling can be tested without sleeping:
 //!
@@ -16,22 +18,15 @@
 //! assert_eq!(clock.elapsed(), Duration::from_secs(60));
 //! ```
 
-use std::any::TypeId;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
+use governor::clock::{Clock, QuantaClock, QuantaInstant, Reference};
 use governor::nanos::Nanos;
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
 
-use crate::error::SecurityError;
-use crate::policy::Rate;
+use crate::store::{MemoryStore, RateCheck, RateDecision, RateLimitStore, StoreError};
 
 /// A clock that only moves when told to, for tests of throttling that never sleep.
 ///
@@ -78,16 +73,19 @@ impl ManualClock {
     }
 }
 
-/// The limiters' clock: monotonic wall time, or a [`ManualClock`] in tests.
+/// The limiters' clock: monotonic time (quanta: the TSC where it is reliable, a few
+/// nanoseconds a reading), or a [`ManualClock`] in tests.
 #[derive(Debug, Clone)]
 pub(crate) enum LimiterClock {
-    Monotonic(Instant),
+    Monotonic(QuantaClock, QuantaInstant),
     Manual(ManualClock),
 }
 
 impl Default for LimiterClock {
     fn default() -> Self {
-        LimiterClock::Monotonic(Instant::now())
+        let clock = QuantaClock::default();
+        let origin = clock.now();
+        LimiterClock::Monotonic(clock, origin)
     }
 }
 
@@ -96,148 +94,95 @@ impl Clock for LimiterClock {
 
     fn now(&self) -> Nanos {
         match self {
-            LimiterClock::Monotonic(origin) => Nanos::from(origin.elapsed()),
+            LimiterClock::Monotonic(clock, origin) => clock.now().duration_since(*origin),
             LimiterClock::Manual(clock) => Nanos::from(clock.elapsed()),
         }
     }
 }
 
-/// What a request is throttled by.
+/// What a request is throttled by, as the canonical key string the stores see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum RateKey {
-    Principal(Box<str>),
-    Ip(IpAddr),
-}
+pub(crate) struct RateKey(String);
 
 impl RateKey {
-    /// IPv6 addresses are bucketed by /64; IPv4-mapped IPv6 addresses count as IPv4.
-    pub(crate) fn ip(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => RateKey::Ip(ip),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => RateKey::Ip(IpAddr::V4(v4)),
-                None => {
-                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                    RateKey::Ip(IpAddr::V6(prefix.into()))
-                }
-            },
-        }
-    }
-}
-
-type Keyed = RateLimiter<RateKey, DashMapStateStore<RateKey>, LimiterClock, NoOpMiddleware<Nanos>>;
-
-pub(crate) struct Limiter {
-    rate: Rate,
-    inner: Keyed,
-}
-
-impl Limiter {
-    fn new(rate: Rate, clock: LimiterClock) -> Self {
-        let burst = NonZeroU32::new(rate.count()).unwrap_or(NonZeroU32::MIN);
-        // Replenish one cell every period/count, burst of count: "N per PERIOD".
-        let per_cell = rate.period() / burst.get();
-        let quota = Quota::with_period(per_cell.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst);
-        Limiter {
-            rate,
-            inner: RateLimiter::dashmap_with_clock(quota, clock),
-        }
+    pub(crate) fn principal(subject: &str) -> Self {
+        RateKey(format!("p:{subject}"))
     }
 
-    fn check(&self, key: &RateKey) -> Result<(), SecurityError> {
-        match self.inner.check_key(key) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.inner.clock().now());
-                Err(SecurityError::rate_limited(
-                    wait,
-                    self.rate.count(),
-                    self.rate.period_secs(),
-                ))
+    /// IPv6 addresses are bucketed by their first `ipv6_prefix` bits (one host usually
+    /// owns a whole /64); IPv4-mapped IPv6 addresses count as IPv4.
+    pub(crate) fn ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
+        match crate::client_ip::canonical(ip) {
+            IpAddr::V4(v4) => RateKey(format!("ip:{v4}")),
+            IpAddr::V6(v6) => {
+                let prefix = u32::from(ipv6_prefix.clamp(1, 128));
+                let bits = u128::from(v6) & (u128::MAX << (128 - prefix));
+                RateKey(format!("ip:{}/{prefix}", std::net::Ipv6Addr::from(bits)))
             }
         }
     }
+
+    pub(crate) fn api_key(key: &str) -> Self {
+        RateKey(format!("k:{key}"))
+    }
+
+    pub(crate) fn header(name: &str, value: &str) -> Self {
+        RateKey(format!("h:{name}:{value}"))
+    }
+
+    pub(crate) fn custom(value: &str) -> Self {
+        RateKey(format!("u:{value}"))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Every limiter of one `Security`, created on first use of each handler.
+/// The store behind every limit of one `Security`: the embedded one is called directly
+/// (no allocation, no await), any other through the trait.
+pub(crate) enum Store {
+    Memory(MemoryStore),
+    External(Arc<dyn RateLimitStore>),
+}
+
+/// Every limit of one `Security`, and its background purge.
 pub(crate) struct RateLimiters {
-    by_policy: RwLock<HashMap<TypeId, Arc<[Limiter]>>>,
-    clock: LimiterClock,
+    store: Store,
     cleanup_interval: Duration,
     cleanup_started: AtomicBool,
 }
 
 impl RateLimiters {
-    pub(crate) fn new(clock: LimiterClock, cleanup_interval: Duration) -> Self {
+    pub(crate) fn new(store: Store, cleanup_interval: Duration) -> Self {
         RateLimiters {
-            by_policy: RwLock::new(HashMap::new()),
-            clock,
+            store,
             cleanup_interval,
             cleanup_started: AtomicBool::new(false),
         }
     }
 
-    fn limiters_for(&self, policy: TypeId, rates: &[Rate]) -> Arc<[Limiter]> {
-        // A poisoned lock only means another request panicked mid-insert; the map is
-        // still consistent (insertions are single calls), so keep using it.
-        if let Some(found) = self
-            .by_policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&policy)
-        {
-            return found.clone();
+    /// Applies `check` in the configured store.
+    pub(crate) async fn check(&self, check: RateCheck<'_>) -> Result<RateDecision, StoreError> {
+        match &self.store {
+            Store::Memory(memory) => Ok(memory.check_now(&check)),
+            Store::External(store) => store.check(check).await,
         }
-        let mut map = self.by_policy.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(policy)
-            .or_insert_with(|| {
-                rates
-                    .iter()
-                    .map(|rate| Limiter::new(*rate, self.clock.clone()))
-                    .collect()
-            })
-            .clone()
-    }
-
-    /// Checks every rate of the policy for `key`; the first exhausted one refuses.
-    pub(crate) fn check(
-        &self,
-        policy: TypeId,
-        rates: &[Rate],
-        key: &RateKey,
-    ) -> Result<(), SecurityError> {
-        for limiter in self.limiters_for(policy, rates).iter() {
-            limiter.check(key)?;
-        }
-        Ok(())
     }
 
     /// Drops keys whose bucket is full again and returns the memory.
     pub(crate) fn purge(&self) {
-        let limiters: Vec<Arc<[Limiter]>> = self
-            .by_policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for group in limiters {
-            for limiter in group.iter() {
-                limiter.inner.retain_recent();
-                limiter.inner.shrink_to_fit();
-            }
+        match &self.store {
+            Store::Memory(memory) => memory.purge_idle(),
+            Store::External(store) => store.purge(),
         }
     }
 
     pub(crate) fn tracked_keys(&self) -> usize {
-        self.by_policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|group| group.iter().map(|l| l.inner.len()).sum::<usize>())
-            .sum()
+        match &self.store {
+            Store::Memory(memory) => memory.tracked_keys(),
+            Store::External(store) => store.tracked_keys().unwrap_or(0),
+        }
     }
 
     /// Starts the background purge once, on the runtime that serves the first request.
@@ -270,61 +215,22 @@ impl RateLimiters {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    struct P;
-
     #[test]
-    fn quota_is_exact_and_replenishes_over_the_period() {
-        let clock = ManualClock::new();
-        let limiters =
-            RateLimiters::new(LimiterClock::Manual(clock.clone()), Duration::from_secs(60));
-        let rates = [Rate::new(5, 60)];
-        let key = RateKey::Principal("alice".into());
-        for _ in 0..5 {
-            assert!(limiters.check(TypeId::of::<P>(), &rates, &key).is_ok());
-        }
-        let refused = limiters.check(TypeId::of::<P>(), &rates, &key).unwrap_err();
-        assert_eq!(refused.status(), 429);
-        // One cell comes back every 12 s.
-        clock.advance(Duration::from_secs(12));
-        assert!(limiters.check(TypeId::of::<P>(), &rates, &key).is_ok());
-        assert!(limiters.check(TypeId::of::<P>(), &rates, &key).is_err());
-        // Other keys are independent.
-        let bob = RateKey::Principal("bob".into());
-        assert!(limiters.check(TypeId::of::<P>(), &rates, &bob).is_ok());
-    }
-
-    #[test]
-    fn purge_forgets_keys_whose_bucket_is_full_again() {
-        let clock = ManualClock::new();
-        let limiters =
-            RateLimiters::new(LimiterClock::Manual(clock.clone()), Duration::from_secs(60));
-        let rates = [Rate::new(5, 1)];
-        for i in 0..1000u32 {
-            let key = RateKey::ip(IpAddr::from(i.to_be_bytes()));
-            assert!(limiters.check(TypeId::of::<P>(), &rates, &key).is_ok());
-        }
-        assert_eq!(limiters.tracked_keys(), 1000);
-        limiters.purge();
-        assert_eq!(limiters.tracked_keys(), 1000, "recent keys are kept");
-        clock.advance(Duration::from_secs(2));
-        limiters.purge();
-        assert_eq!(limiters.tracked_keys(), 0);
-    }
-
-    #[test]
-    fn ipv6_clients_share_their_slash_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(RateKey::ip(a), RateKey::ip(b));
-        assert_ne!(RateKey::ip(a), RateKey::ip(c));
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+    fn ipv6_clients_share_their_prefix() {
+        let key = |s: &str, prefix| RateKey::ip(s.parse().unwrap(), prefix);
         assert_eq!(
-            RateKey::ip(mapped),
-            RateKey::ip("192.0.2.1".parse().unwrap())
+            key("2001:db8:1:2:aaaa::1", 64),
+            key("2001:db8:1:2:bbbb::9", 64)
         );
+        assert_ne!(key("2001:db8:1:2::1", 64), key("2001:db8:1:3::1", 64));
+        assert_eq!(key("2001:db8:1:2::1", 48), key("2001:db8:1:3::1", 48));
+        assert_ne!(key("2001:db8::1", 128), key("2001:db8::2", 128));
+        assert_eq!(key("2001:db8:1:2::1", 64).as_str(), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:192.0.2.1", 64), key("192.0.2.1", 64));
+        assert_eq!(key("192.0.2.1", 64).as_str(), "ip:192.0.2.1");
     }
 }

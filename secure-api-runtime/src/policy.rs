@@ -94,6 +94,22 @@ impl fmt::Display for Rate {
     }
 }
 
+impl Rate {
+    /// Parses several rates separated by `;` (`"10/1s; 1000/1h"`), the grammar of the
+    /// attribute's `rate` key. Spaces around each rate are allowed; an empty list is not.
+    ///
+    /// ```
+    /// use secure_api_runtime::Rate;
+    /// assert_eq!(Rate::parse_list("10/1s; 1000/1h").unwrap(), [Rate::new(10, 1), Rate::new(1000, 3600)]);
+    /// assert!(Rate::parse_list("10/1s;").is_err());
+    /// ```
+    pub fn parse_list(s: &str) -> Result<Vec<Rate>, RateParseError> {
+        s.split(';')
+            .map(|part| part.trim_matches(' ').parse())
+            .collect()
+    }
+}
+
 /// Why a rate string was refused.
 ///
 /// ```
@@ -172,6 +188,8 @@ pub struct Policy {
     roles: &'static [&'static str],
     rates: &'static [Rate],
     validate: bool,
+    rate_key: RateKeySource,
+    on_store_error: StoreFailure,
     transport: RouteTransport,
 }
 
@@ -210,6 +228,8 @@ impl Policy {
             roles: &[],
             rates: &[],
             validate: false,
+            rate_key: RateKeySource::Default,
+            on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
         }
     }
@@ -226,6 +246,8 @@ impl Policy {
             roles: &[],
             rates: &[],
             validate: false,
+            rate_key: RateKeySource::Default,
+            on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
         }
     }
@@ -401,6 +423,53 @@ impl Policy {
         self.transport.csp
     }
 
+    /// What the route's rates are keyed by (default: the principal on authenticated routes,
+    /// the client IP on public ones).
+    ///
+    /// ```
+    /// use secure_api_runtime::{Policy, Rate, RateKeySource};
+    /// const P: Policy = Policy::authenticated("h")
+    ///     .rate_limits(&[Rate::new(100, 60)])
+    ///     .rate_key(RateKeySource::Header("x-tenant"));
+    /// assert_eq!(P.rate_key_source(), RateKeySource::Header("x-tenant"));
+    /// ```
+    pub const fn rate_key(mut self, source: RateKeySource) -> Policy {
+        self.rate_key = source;
+        self
+    }
+
+    /// What the route's rates are keyed by.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Policy, RateKeySource};
+    /// assert_eq!(Policy::public("h").rate_key_source(), RateKeySource::Default);
+    /// ```
+    pub const fn rate_key_source(&self) -> RateKeySource {
+        self.rate_key
+    }
+
+    /// What to do when the rate-limit store cannot answer (default: refuse with 503).
+    ///
+    /// ```
+    /// use secure_api_runtime::{Policy, StoreFailure};
+    /// const P: Policy = Policy::public("h").on_store_error(StoreFailure::Open);
+    /// assert_eq!(P.store_failure(), StoreFailure::Open);
+    /// ```
+    pub const fn on_store_error(mut self, failure: StoreFailure) -> Policy {
+        self.on_store_error = failure;
+        self
+    }
+
+    /// What to do when the rate-limit store cannot answer.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Policy, StoreFailure};
+    /// assert_eq!(Policy::public("h").store_failure(), StoreFailure::Closed);
+    /// ```
+    pub const fn store_failure(&self) -> StoreFailure {
+        self.on_store_error
+    }
+
     /// The handler's path (`module::function`).
     ///
     /// ```
@@ -455,6 +524,65 @@ impl Policy {
     pub const fn validates(&self) -> bool {
         self.validate
     }
+}
+
+/// A user function that keys a route's rate limits: it gets the request head and, on
+/// authenticated routes, the principal. `None` falls back to the client IP.
+pub type RateKeyFn = fn(&http::request::Parts, Option<&crate::Principal>) -> Option<String>;
+
+/// What a route's rates are keyed by (the attribute's `rate_key`).
+///
+/// When the source is absent from a request (no such header, no API key, the function
+/// returned `None`), the request is keyed by its client IP instead, in a separate
+/// namespace: it is still throttled, never let through unkeyed.
+///
+/// ```
+/// use secure_api_runtime::RateKeySource;
+/// let by_tenant = RateKeySource::Header("x-tenant");
+/// assert_ne!(by_tenant, RateKeySource::Ip);
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RateKeySource {
+    /// The principal on authenticated routes, the client IP on public ones.
+    Default,
+    /// The authenticated principal's subject (authenticated routes only).
+    Principal,
+    /// The client IP (IPv6 bucketed by the configured prefix, /64 by default).
+    Ip,
+    /// The `X-API-Key` header's value (hashed by the stores, never logged).
+    ApiKey,
+    /// The value of this request header (lower-case name).
+    Header(&'static str),
+    /// A user function.
+    Custom(RateKeyFn),
+}
+
+impl PartialEq for RateKeySource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RateKeySource::Header(a), RateKeySource::Header(b)) => a == b,
+            (RateKeySource::Custom(a), RateKeySource::Custom(b)) => std::ptr::fn_addr_eq(*a, *b),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for RateKeySource {}
+
+/// What a policy does when the rate-limit store cannot answer (the attribute's
+/// `on_store_error`). Either way the event is logged and counted.
+///
+/// ```
+/// assert_eq!(secure_api_runtime::StoreFailure::default(), secure_api_runtime::StoreFailure::Closed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum StoreFailure {
+    /// Refuse with 503 problem+json (the default: fail closed).
+    #[default]
+    Closed,
+    /// Let the request through unthrottled.
+    Open,
 }
 
 /// A type that names a handler's policy; `#[secure]` generates one per handler.

@@ -14,40 +14,13 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+
+use crate::store::StoreError;
 use http::{HeaderMap, StatusCode};
-
-/// A store could not record or read single-use state.
-///
-/// ```
-/// let e = secure_api_runtime::StoreError::new("store is full");
-/// assert_eq!(e.to_string(), "store is full");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(String);
-
-impl StoreError {
-    /// An error with a message for the logs (never shown to clients).
-    ///
-    /// ```
-    /// let e = secure_api_runtime::StoreError::new("connection refused");
-    /// ```
-    pub fn new(message: impl Into<String>) -> Self {
-        StoreError(message.into())
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()

@@ -14,9 +14,12 @@ mod observability;
 mod openapi;
 mod output;
 mod rbac;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod secrets;
 mod support;
 mod throttling;
+mod throttling_scale;
 mod tls;
 mod transport;
 mod validation;
