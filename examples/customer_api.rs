@@ -13,7 +13,8 @@
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
 //!   is generated and sample viewer, editor and admin tokens are printed with curl lines.
-//! - `SECURE_API_REDIS_URL`: keep throttling state in this Redis (`redis://host:port/`),
+//! - `SECURE_API_REDIS_URL`: keep throttling, replay and idempotency state in this Redis
+//!   (`redis://host:port/`),
 //!   shared by every instance. Unset: in memory.
 //! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
 //!   believed (`10.0.0.0/8,2001:db8::/32`). Unset: the client is the socket peer.
@@ -840,8 +841,13 @@ async fn with_redis(
         .connect()
         .await
         .map_err(|e| StartupError(format!("SECURE_API_REDIS_URL: {}", e.message())))?;
-    tracing::info!("throttling state in Redis");
-    Ok(builder.rate_limit_store(store))
+    tracing::info!("throttling, replay and idempotency state in Redis");
+    Ok(builder
+        .nonce_store(std::sync::Arc::new(store.nonce_store()))
+        .idempotency_store(std::sync::Arc::new(
+            store.idempotency_store(Duration::from_secs(24 * 3600)),
+        ))
+        .rate_limit_store(store))
 }
 
 #[tokio::main]

@@ -151,10 +151,10 @@ impl Security {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
-            check_single_use(self, principal)?;
+            check_single_use(self, principal).await?;
         }
         if policy.is_idempotent() {
-            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)
+            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts).await
         } else {
             Ok(None)
         }

@@ -252,32 +252,45 @@ async fn record_idempotent(slot: &RouteSlot, response: Response) -> Response {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    let Some(mut ticket) = ticket else {
+    let Some(ticket) = ticket else {
         return response;
     };
     if response.status().is_server_error() {
+        release(ticket, "the request failed").await;
         return response;
     }
     let (parts, body) = response.into_parts();
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
-            tracing::warn!(target: "secure_api", %error, "response body failed; idempotency key released");
+            tracing::warn!(target: "secure_api", %error, "response body failed");
+            release(ticket, "the response body failed").await;
             return Response::from_parts(parts, Body::empty());
         }
     };
-    if bytes.len() <= MAX_RECORDED_RESPONSE {
-        let stored = StoredResponse::new(parts.status, parts.headers.clone(), bytes.clone());
-        match ticket.store.complete(&ticket.key, stored) {
-            Ok(()) => ticket.done = true,
-            Err(error) => {
-                tracing::warn!(target: "secure_api", %error, "could not record an idempotent response")
-            }
+    if bytes.len() > MAX_RECORDED_RESPONSE {
+        release(ticket, "the response is too large to record").await;
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let mut ticket = ticket;
+    let stored = StoredResponse::new(parts.status, parts.headers.clone(), bytes.clone());
+    match ticket.store.complete(&ticket.key, stored).await {
+        Ok(()) => ticket.done = true,
+        Err(error) => {
+            tracing::warn!(target: "secure_api", %error, "could not record an idempotent response");
+            release(ticket, "the response could not be recorded").await;
         }
-    } else {
-        tracing::warn!(target: "secure_api", "idempotent response too large to record; key released");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Forgets the key now, so that the client's retry runs again instead of meeting 409.
+async fn release(mut ticket: crate::transport::Ticket, why: &'static str) {
+    tracing::debug!(target: "secure_api", why, "idempotency key released");
+    if let Err(error) = ticket.store.abandon(&ticket.key).await {
+        tracing::warn!(target: "secure_api", %error, "could not release an idempotency key");
+    }
+    ticket.done = true;
 }
 
 fn carries_credentials(headers: &HeaderMap) -> bool {

@@ -106,14 +106,16 @@ pub use ratelimit_headers::RateLimitHeaders;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
 pub use redact::{REQUEST_LOG_TARGET, RedactedHeaders, redact_query};
 #[cfg(feature = "redis")]
-pub use redis_store::{DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
+pub use redis_store::{
+    DEFAULT_REDIS_TIMEOUT, RedisIdempotencyStore, RedisNonceStore, RedisStore, RedisStoreBuilder,
+};
 pub use registry::{
     PolicyInventory, PolicyRegistration, RouteCoverage, assert_routes_covered, policies, policy_of,
     route_paths,
 };
 pub use replay::{
     IdempotencyBegin, IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore,
-    StoredResponse,
+    StoreResult, StoredResponse,
 };
 pub use routing::{SecureRouter, SecuredHandler};
 #[doc(hidden)]

@@ -344,3 +344,277 @@ impl RateLimitStore for RedisStore {
         Box::pin(self.run(check))
     }
 }
+
+/// The key of single-use state: the caller's key is hashed, never stored.
+fn single_use_key(prefix: &str, kind: &str, key: &str) -> String {
+    let mut hasher = sha1_smol::Sha1::new();
+    hasher.update(key.as_bytes());
+    format!("{prefix}:{kind}:{}", hasher.digest())
+}
+
+async fn within<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(StoreError::new(format!("Redis: {e}"))),
+        Err(_) => Err(StoreError::new(format!(
+            "Redis did not answer within {timeout:?}"
+        ))),
+    }
+}
+
+impl RedisStore {
+    /// Spent token ids (`replay` routes) in the same Redis, so a `jti` used on one instance
+    /// is refused on every other. One `SET NX PXAT` per check.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), secure_api_runtime::ConfigError> {
+    /// use std::sync::Arc;
+    /// let redis = secure_api_runtime::RedisStore::connect("redis://127.0.0.1/").await?;
+    /// let builder = secure_api_runtime::Security::builder()
+    ///     .nonce_store(Arc::new(redis.nonce_store()))
+    ///     .rate_limit_store(redis);
+    /// # Ok(()) }
+    /// ```
+    pub fn nonce_store(&self) -> RedisNonceStore {
+        RedisNonceStore {
+            conn: self.conn.clone(),
+            timeout: self.timeout,
+            prefix: self.prefix.clone(),
+        }
+    }
+
+    /// `Idempotency-Key` records in the same Redis, kept for `ttl`; a key in flight for
+    /// longer than five minutes is taken as abandoned.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), secure_api_runtime::ConfigError> {
+    /// use std::{sync::Arc, time::Duration};
+    /// let redis = secure_api_runtime::RedisStore::connect("redis://127.0.0.1/").await?;
+    /// let builder = secure_api_runtime::Security::builder()
+    ///     .idempotency_store(Arc::new(redis.idempotency_store(Duration::from_secs(24 * 3600))));
+    /// # Ok(()) }
+    /// ```
+    pub fn idempotency_store(&self, ttl: Duration) -> RedisIdempotencyStore {
+        RedisIdempotencyStore {
+            conn: self.conn.clone(),
+            timeout: self.timeout,
+            prefix: self.prefix.clone(),
+            ttl,
+            begin: redis::Script::new(IDEMPOTENCY_BEGIN),
+            complete: redis::Script::new(IDEMPOTENCY_COMPLETE),
+            abandon: redis::Script::new(IDEMPOTENCY_ABANDON),
+        }
+    }
+}
+
+/// [`NonceStore`](crate::NonceStore) in Redis; made by [`RedisStore::nonce_store`].
+///
+/// ```no_run
+/// # async fn run(redis: secure_api_runtime::RedisStore) {
+/// let nonces = redis.nonce_store();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisNonceStore {
+    conn: ConnectionManager,
+    timeout: Duration,
+    prefix: String,
+}
+
+impl fmt::Debug for RedisNonceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisNonceStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::NonceStore for RedisNonceStore {
+    fn insert_once<'a>(&'a self, key: &'a str, expires_at: u64) -> crate::StoreResult<'a, bool> {
+        Box::pin(async move {
+            let key = single_use_key(&self.prefix, "jti", key);
+            let mut conn = self.conn.clone();
+            let mut command = redis::cmd("SET");
+            command
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PXAT")
+                .arg(expires_at.saturating_mul(1000).max(1));
+            let reply: Option<String> =
+                within(self.timeout, command.query_async(&mut conn)).await?;
+            Ok(reply.is_some())
+        })
+    }
+}
+
+/// Starts a record: `{0}` new, `{1}` in flight, `{2}` another request, `{3, status,
+/// headers, body}` done. KEYS[1] the record; ARGV fingerprint, ttl ms, in-flight ttl ms.
+const IDEMPOTENCY_BEGIN: &str = r#"
+local fp = redis.call('HGET', KEYS[1], 'fp')
+if not fp then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'flight')
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {0}
+end
+if fp ~= ARGV[1] then return {2} end
+if redis.call('HGET', KEYS[1], 'state') == 'flight' then return {1} end
+local r = redis.call('HMGET', KEYS[1], 'status', 'headers', 'body')
+return {3, r[1], r[2], r[3]}
+"#;
+
+/// Records the response of an in-flight record; ARGV status, headers, body, ttl ms.
+const IDEMPOTENCY_COMPLETE: &str = r#"
+if redis.call('HGET', KEYS[1], 'state') ~= 'flight' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"#;
+
+/// Forgets an in-flight record.
+const IDEMPOTENCY_ABANDON: &str = r#"
+if redis.call('HGET', KEYS[1], 'state') == 'flight' then redis.call('DEL', KEYS[1]) end
+return 1
+"#;
+
+/// How long a request may hold its key before it is taken as abandoned.
+const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// [`IdempotencyStore`](crate::IdempotencyStore) in Redis; made by
+/// [`RedisStore::idempotency_store`].
+///
+/// ```no_run
+/// # async fn run(redis: secure_api_runtime::RedisStore) {
+/// let records = redis.idempotency_store(std::time::Duration::from_secs(3600));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisIdempotencyStore {
+    conn: ConnectionManager,
+    timeout: Duration,
+    prefix: String,
+    ttl: Duration,
+    begin: redis::Script,
+    complete: redis::Script,
+    abandon: redis::Script,
+}
+
+impl fmt::Debug for RedisIdempotencyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisIdempotencyStore")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Headers as `name\0value\0...`; names and values never hold NUL.
+fn encode_headers(headers: &http::HeaderMap) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.push(0);
+        out.extend_from_slice(value.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_headers(bytes: &[u8]) -> Result<http::HeaderMap, StoreError> {
+    let corrupt = || StoreError::new("Redis: a recorded response has corrupt headers");
+    let mut headers = http::HeaderMap::new();
+    let mut parts = bytes.split(|b| *b == 0);
+    while let Some(name) = parts.next() {
+        if name.is_empty() {
+            break;
+        }
+        let value = parts.next().ok_or_else(corrupt)?;
+        headers.append(
+            http::HeaderName::from_bytes(name).map_err(|_| corrupt())?,
+            http::HeaderValue::from_bytes(value).map_err(|_| corrupt())?,
+        );
+    }
+    Ok(headers)
+}
+
+impl crate::IdempotencyStore for RedisIdempotencyStore {
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: [u8; 32],
+    ) -> crate::StoreResult<'a, crate::IdempotencyBegin> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut invocation = self.begin.prepare_invoke();
+            invocation
+                .key(single_use_key(&self.prefix, "idem", key))
+                .arg(&fingerprint[..])
+                .arg(millis(self.ttl))
+                .arg(millis(IN_FLIGHT_TIMEOUT.min(self.ttl)));
+            let reply: Vec<redis::Value> =
+                within(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            let code = match reply.first() {
+                Some(redis::Value::Int(code)) => *code,
+                _ => return Err(StoreError::new("Redis: unexpected idempotency reply")),
+            };
+            Ok(match code {
+                0 => crate::IdempotencyBegin::Started,
+                1 => crate::IdempotencyBegin::InFlight,
+                2 => crate::IdempotencyBegin::Mismatch,
+                3 => {
+                    let bytes = |i: usize| match reply.get(i) {
+                        Some(redis::Value::BulkString(b)) => Ok(b.clone()),
+                        _ => Err(StoreError::new("Redis: incomplete recorded response")),
+                    };
+                    let status = String::from_utf8(bytes(1)?)
+                        .ok()
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .and_then(|s| http::StatusCode::from_u16(s).ok())
+                        .ok_or_else(|| StoreError::new("Redis: corrupt recorded status"))?;
+                    let headers = decode_headers(&bytes(2)?)?;
+                    let body = bytes::Bytes::from(bytes(3)?);
+                    crate::IdempotencyBegin::Completed(std::sync::Arc::new(
+                        crate::StoredResponse::new(status, headers, body),
+                    ))
+                }
+                _ => return Err(StoreError::new("Redis: unexpected idempotency reply")),
+            })
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        response: crate::StoredResponse,
+    ) -> crate::StoreResult<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut invocation = self.complete.prepare_invoke();
+            invocation
+                .key(single_use_key(&self.prefix, "idem", key))
+                .arg(response.status().as_u16())
+                .arg(encode_headers(response.headers()))
+                .arg(response.body().as_ref())
+                .arg(millis(self.ttl));
+            let _: i64 = within(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            Ok(())
+        })
+    }
+
+    fn abandon<'a>(&'a self, key: &'a str) -> crate::StoreResult<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut invocation = self.abandon.prepare_invoke();
+            invocation.key(single_use_key(&self.prefix, "idem", key));
+            let _: i64 = within(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            Ok(())
+        })
+    }
+}

@@ -8,9 +8,14 @@
 //! ```
 //! use secure_api_runtime::{MemoryNonceStore, NonceStore};
 //!
+//! # tokio_test(async {
 //! let store = MemoryNonceStore::new(1_000);
-//! assert_eq!(store.insert_once("issuer\u{0}token-1", u64::MAX), Ok(true));
-//! assert_eq!(store.insert_once("issuer\u{0}token-1", u64::MAX), Ok(false));
+//! assert_eq!(store.insert_once("issuer\u{0}token-1", u64::MAX).await, Ok(true));
+//! assert_eq!(store.insert_once("issuer\u{0}token-1", u64::MAX).await, Ok(false));
+//! # });
+//! # fn tokio_test(f: impl std::future::Future<Output = ()>) {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
 //! ```
 
 use std::collections::HashMap;
@@ -20,6 +25,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::store::StoreError;
+
+/// The future a single-use store returns.
+pub type StoreResult<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
 use http::{HeaderMap, StatusCode};
 
 pub(crate) fn now_secs() -> u64 {
@@ -31,20 +40,20 @@ pub(crate) fn now_secs() -> u64 {
 /// Records values that may be seen once (token ids, nonces) until they expire.
 ///
 /// ```
-/// use secure_api_runtime::{NonceStore, StoreError};
+/// use secure_api_runtime::{NonceStore, StoreError, StoreResult};
 ///
 /// /// A store that refuses everything: a stand-in for one whose backend is down.
 /// struct Down;
 /// impl NonceStore for Down {
-///     fn insert_once(&self, _: &str, _: u64) -> Result<bool, StoreError> {
-///         Err(StoreError::new("backend unreachable"))
+///     fn insert_once<'a>(&'a self, _: &'a str, _: u64) -> StoreResult<'a, bool> {
+///         Box::pin(async { Err(StoreError::new("backend unreachable")) })
 ///     }
 /// }
 /// ```
 pub trait NonceStore: Send + Sync + 'static {
     /// Records `key` until `expires_at` (seconds since the Unix epoch). Returns `true` when
     /// it was new, `false` when it had been recorded already (a replay).
-    fn insert_once(&self, key: &str, expires_at: u64) -> Result<bool, StoreError>;
+    fn insert_once<'a>(&'a self, key: &'a str, expires_at: u64) -> StoreResult<'a, bool>;
 }
 
 /// The in-memory [`NonceStore`]: a map bounded to `capacity` live entries. Expired entries
@@ -52,10 +61,9 @@ pub trait NonceStore: Send + Sync + 'static {
 /// error (fail closed).
 ///
 /// ```
-/// use secure_api_runtime::{MemoryNonceStore, NonceStore};
-/// let store = MemoryNonceStore::new(1);
-/// assert_eq!(store.insert_once("a", u64::MAX), Ok(true));
-/// assert!(store.insert_once("b", u64::MAX).is_err(), "full: refused, not forgotten");
+/// let store = secure_api_runtime::MemoryNonceStore::new(1);
+/// assert_eq!(store.record("a", u64::MAX), Ok(true));
+/// assert!(store.record("b", u64::MAX).is_err(), "full: refused, not forgotten");
 /// ```
 #[derive(Debug)]
 pub struct MemoryNonceStore {
@@ -97,7 +105,20 @@ impl MemoryNonceStore {
 }
 
 impl NonceStore for MemoryNonceStore {
-    fn insert_once(&self, key: &str, expires_at: u64) -> Result<bool, StoreError> {
+    fn insert_once<'a>(&'a self, key: &'a str, expires_at: u64) -> StoreResult<'a, bool> {
+        Box::pin(std::future::ready(self.record(key, expires_at)))
+    }
+}
+
+impl MemoryNonceStore {
+    /// [`NonceStore::insert_once`], synchronously.
+    ///
+    /// ```
+    /// let store = secure_api_runtime::MemoryNonceStore::new(10);
+    /// assert_eq!(store.record("k", u64::MAX), Ok(true));
+    /// assert_eq!(store.record("k", u64::MAX), Ok(false));
+    /// ```
+    pub fn record(&self, key: &str, expires_at: u64) -> Result<bool, StoreError> {
         let now = now_secs();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = seen.get(key)
@@ -202,21 +223,27 @@ pub enum IdempotencyBegin {
 /// use secure_api_runtime::{IdempotencyBegin, IdempotencyStore, MemoryIdempotencyStore};
 /// use std::time::Duration;
 ///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryIdempotencyStore::new(100, Duration::from_secs(3600));
 /// let fp = [7u8; 32];
-/// assert!(matches!(store.begin("k", fp), Ok(IdempotencyBegin::Started)));
-/// assert!(matches!(store.begin("k", fp), Ok(IdempotencyBegin::InFlight)));
-/// assert!(matches!(store.begin("k", [8u8; 32]), Ok(IdempotencyBegin::Mismatch)));
+/// assert!(matches!(store.begin("k", fp).await, Ok(IdempotencyBegin::Started)));
+/// assert!(matches!(store.begin("k", fp).await, Ok(IdempotencyBegin::InFlight)));
+/// assert!(matches!(store.begin("k", [8u8; 32]).await, Ok(IdempotencyBegin::Mismatch)));
+/// # });
 /// ```
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Looks `key` up and, when it is new, marks it in flight for this `fingerprint`
     /// (a digest of method, target and body).
-    fn begin(&self, key: &str, fingerprint: [u8; 32]) -> Result<IdempotencyBegin, StoreError>;
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: [u8; 32],
+    ) -> StoreResult<'a, IdempotencyBegin>;
     /// Records the response of the request that started `key`.
-    fn complete(&self, key: &str, response: StoredResponse) -> Result<(), StoreError>;
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreResult<'a, ()>;
     /// Forgets `key` (the request failed or its response could not be recorded), so a
     /// retry runs again.
-    fn abandon(&self, key: &str) -> Result<(), StoreError>;
+    fn abandon<'a>(&'a self, key: &'a str) -> StoreResult<'a, ()>;
 }
 
 #[derive(Debug)]
@@ -265,7 +292,27 @@ impl MemoryIdempotencyStore {
 }
 
 impl IdempotencyStore for MemoryIdempotencyStore {
-    fn begin(&self, key: &str, fingerprint: [u8; 32]) -> Result<IdempotencyBegin, StoreError> {
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: [u8; 32],
+    ) -> StoreResult<'a, IdempotencyBegin> {
+        Box::pin(std::future::ready(self.begin_now(key, fingerprint)))
+    }
+
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreResult<'a, ()> {
+        self.complete_now(key, response);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn abandon<'a>(&'a self, key: &'a str) -> StoreResult<'a, ()> {
+        self.abandon_now(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl MemoryIdempotencyStore {
+    fn begin_now(&self, key: &str, fingerprint: [u8; 32]) -> Result<IdempotencyBegin, StoreError> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let stale = |e: &Entry| {
@@ -303,15 +350,14 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         Ok(IdempotencyBegin::Started)
     }
 
-    fn complete(&self, key: &str, response: StoredResponse) -> Result<(), StoreError> {
+    fn complete_now(&self, key: &str, response: StoredResponse) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = entries.get_mut(key) {
             entry.record = Record::Done(Arc::new(response));
         }
-        Ok(())
     }
 
-    fn abandon(&self, key: &str) -> Result<(), StoreError> {
+    fn abandon_now(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(
             entries.get(key),
@@ -322,6 +368,5 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         ) {
             entries.remove(key);
         }
-        Ok(())
     }
 }

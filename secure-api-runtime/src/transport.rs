@@ -48,10 +48,20 @@ pub(crate) struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if !self.done
-            && let Err(error) = self.store.abandon(&self.key)
-        {
-            tracing::warn!(target: "secure_api", %error, "could not release an idempotency key");
+        if self.done {
+            return;
+        }
+        let store = self.store.clone();
+        let key = std::mem::take(&mut self.key);
+        let release = async move {
+            if let Err(error) = store.abandon(&key).await {
+                tracing::warn!(target: "secure_api", %error, "could not release an idempotency key");
+            }
+        };
+        // Drop cannot wait; the release runs on the runtime that served the request. Without
+        // one (the runtime is shutting down), the key expires with its in-flight timeout.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(release);
         }
     }
 }
@@ -77,7 +87,7 @@ pub(crate) fn check_sunset(policy: &Policy) -> Result<(), SecurityError> {
 }
 
 /// `replay`: the token must carry a `jti` and a bounded lifetime, and its `jti` is spent.
-pub(crate) fn check_single_use(
+pub(crate) async fn check_single_use(
     security: &Security,
     principal: &Principal,
 ) -> Result<(), SecurityError> {
@@ -113,7 +123,7 @@ pub(crate) fn check_single_use(
         .unwrap_or_default();
     let key = format!("jti\u{0}{issuer}\u{0}{jti}");
     let until = exp.saturating_add(inner.leeway_secs);
-    match inner.nonces.insert_once(&key, until) {
+    match inner.nonces.insert_once(&key, until).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(refuse("token already used")),
         Err(error) => {
@@ -124,7 +134,7 @@ pub(crate) fn check_single_use(
 }
 
 /// `idempotent`: starts the key, or answers with the outcome of its earlier use.
-pub(crate) fn begin_idempotent(
+pub(crate) async fn begin_idempotent(
     security: &Security,
     policy: &Policy,
     principal: Option<&Principal>,
@@ -161,7 +171,9 @@ pub(crate) fn begin_idempotent(
     };
     let store_key = format!("idem\u{0}{}\u{0}{scope}\u{0}{key}", policy.handler());
     let store = security.0.idempotency.clone();
-    match store.begin(&store_key, *fingerprint) {
+    let fingerprint = *fingerprint;
+    let begun = store.begin(&store_key, fingerprint).await;
+    match begun {
         Ok(IdempotencyBegin::Started) => Ok(Some(Ticket {
             store,
             key: store_key.into_boxed_str(),
