@@ -306,6 +306,48 @@ impl TrustedProxies {
         }
     }
 
+    /// The scheme the client used, as the trusted proxy in front reports it
+    /// (`X-Forwarded-Proto`, or `proto=` of RFC 7239 `Forwarded`, whichever header the
+    /// settings name; the entry the last proxy wrote). `None` when `peer` is not trusted or
+    /// the header is absent or unreadable.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// let proxies = secure_api_runtime::TrustedProxies::hops(1);
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-forwarded-proto", "https".parse().unwrap());
+    /// let peer: IpAddr = "10.0.0.2".parse().unwrap();
+    /// assert_eq!(proxies.forwarded_proto(peer, &headers), Some("https"));
+    /// assert_eq!(secure_api_runtime::TrustedProxies::none().forwarded_proto(peer, &headers), None);
+    /// ```
+    pub fn forwarded_proto(&self, peer: IpAddr, headers: &HeaderMap) -> Option<&'static str> {
+        if !self.trusts(canonical(peer)) {
+            return None;
+        }
+        let last = match self.header {
+            ForwardedHeader::XForwardedFor => {
+                let value = headers.get_all("x-forwarded-proto").iter().next_back()?;
+                value.to_str().ok()?.rsplit(',').next()?.trim().to_owned()
+            }
+            ForwardedHeader::Forwarded => {
+                let value = headers.get_all("forwarded").iter().next_back()?;
+                let element = value.to_str().ok()?.rsplit(',').next()?.to_owned();
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("proto"))
+                    .map(|(_, v)| v.trim().trim_matches('"').to_owned())?
+            }
+        };
+        if last.eq_ignore_ascii_case("https") {
+            Some("https")
+        } else if last.eq_ignore_ascii_case("http") {
+            Some("http")
+        } else {
+            None
+        }
+    }
+
     /// The client address of a request that arrived from `peer` with `headers`.
     ///
     /// ```

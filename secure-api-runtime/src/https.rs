@@ -221,10 +221,23 @@ impl HttpsPolicy {
     }
 }
 
-/// The scheme of a request: the server's word, else the URI's.
-pub(crate) fn scheme_of(parts: &Parts) -> RequestScheme {
+/// The scheme of a request: the server's word ([`RequestScheme`]), else what a trusted
+/// proxy in front reports (`X-Forwarded-Proto` / `Forwarded: proto=`), else the URI's.
+/// A header from an untrusted peer is never believed.
+pub(crate) fn scheme_of(parts: &Parts, proxies: &crate::TrustedProxies) -> RequestScheme {
     if let Some(scheme) = parts.extensions.get::<RequestScheme>() {
         return *scheme;
+    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(proto) = peer.and_then(|peer| proxies.forwarded_proto(peer, &parts.headers)) {
+        return if proto == "https" {
+            RequestScheme::Https
+        } else {
+            RequestScheme::Http
+        };
     }
     match parts.uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("https") => RequestScheme::Https,

@@ -133,13 +133,9 @@ where
             .then(|| RequestLog::start(&parts));
         let mut hsts = false;
         let rate_limit = self.security.rate_limit_slot();
-        let kind = if let Some(https) = self
-            .security
-            .0
-            .https
-            .as_ref()
-            .filter(|_| scheme_of(&parts) == RequestScheme::Http)
-        {
+        let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
+            scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
+        }) {
             let response =
                 audit::with_request_id(&request_id, || https.refuse_plain(&parts, credentialed));
             Kind::Ready {

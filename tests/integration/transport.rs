@@ -675,3 +675,39 @@ async fn a_request_refused_by_a_guard_does_not_spend_its_jti() {
         .await;
     again.assert_invalid_token();
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_x_forwarded_proto_decides_the_scheme() {
+    let (app, _) = app_from(
+        builder()
+            .require_https(secure_api::HttpsSettings::new())
+            .trusted_proxy_networks("10.0.0.0/8"),
+    );
+    let viewer = Claims::new("vera").roles(["viewer"]).hs256();
+    // The proxy terminated TLS: HTTPS, with HSTS.
+    let res = Req::get("/v0/customers")
+        .bearer(&viewer)
+        .connect_info("10.0.0.1:5000")
+        .header("x-forwarded-for", "203.0.113.5")
+        .header("x-forwarded-proto", "https")
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.header("strict-transport-security").is_some());
+    // The proxy says the client used plain HTTP: refused.
+    Req::get("/v0/customers")
+        .bearer(&viewer)
+        .connect_info("10.0.0.1:5000")
+        .header("x-forwarded-proto", "http")
+        .send(&app)
+        .await
+        .problem(400, "https_required");
+    // A client that is not a trusted proxy cannot claim HTTPS.
+    Req::get("/v0/customers")
+        .bearer(&viewer)
+        .connect_info("192.0.2.1:5000")
+        .header("x-forwarded-proto", "https")
+        .send(&app)
+        .await
+        .problem(400, "https_required");
+}
