@@ -153,7 +153,29 @@ fn policy_json(policy: &Policy) -> Value {
             "period_secs": r.period_secs(),
         })).collect::<Vec<_>>(),
         "validate": policy.validates(),
+        "replay": policy.requires_single_use_tokens(),
+        "idempotent": policy.is_idempotent(),
+        "deprecated": policy.deprecation(),
+        "sunset": policy.sunset(),
     })
+}
+
+/// `replay`, `idempotent`, `deprecated`, `sunset` as one table cell.
+fn lifecycle(policy: &Policy) -> String {
+    let mut words = Vec::new();
+    if policy.requires_single_use_tokens() {
+        words.push("replay".to_owned());
+    }
+    if policy.is_idempotent() {
+        words.push("idempotent".to_owned());
+    }
+    if let Some(at) = policy.deprecation() {
+        words.push(format!("deprecated@{at}"));
+    }
+    if let Some(at) = policy.sunset() {
+        words.push(format!("sunset@{at}"));
+    }
+    words.join(",")
 }
 
 fn access_word(policy: &Policy) -> &'static str {
@@ -170,8 +192,16 @@ pub(crate) fn auth_schemes(policy: &Policy) -> &'static [&'static str] {
 
 impl fmt::Display for PolicyInventory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = ["HANDLER", "ACCESS", "AUTH", "ROLES", "RATES", "VALIDATE"];
-        let rows: Vec<[String; 6]> = self
+        let header = [
+            "HANDLER",
+            "ACCESS",
+            "AUTH",
+            "ROLES",
+            "RATES",
+            "VALIDATE",
+            "LIFECYCLE",
+        ];
+        let rows: Vec<[String; 7]> = self
             .iter()
             .map(|p| {
                 let or_dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
@@ -188,6 +218,7 @@ impl fmt::Display for PolicyInventory {
                             .join(","),
                     ),
                     if p.validates() { "yes" } else { "no" }.to_owned(),
+                    or_dash(lifecycle(p)),
                 ]
             })
             .collect();

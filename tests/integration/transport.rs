@@ -711,3 +711,30 @@ async fn behind_a_trusted_proxy_x_forwarded_proto_decides_the_scheme() {
         .await
         .problem(400, "https_required");
 }
+
+#[test]
+fn the_policy_inventory_lists_replay_idempotency_and_deprecation() {
+    let inventory = secure_api::policies().to_json();
+    let find = |suffix: &str| {
+        inventory
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["handler"].as_str().unwrap().ends_with(suffix))
+            .cloned()
+            .unwrap_or_else(|| panic!("{suffix} not in the inventory"))
+    };
+    let transfer = find("transport::transfer");
+    assert_eq!(transfer["replay"], true);
+    assert_eq!(transfer["idempotent"], false);
+    assert_eq!(find("transport::pay")["idempotent"], true);
+    let old = find("transport::old_customers");
+    assert_eq!(old["deprecated"], 1_767_225_600);
+    assert_eq!(old["sunset"], 1_830_211_200);
+    let table = secure_api::policies().to_string();
+    assert!(table.contains("LIFECYCLE"), "{table}");
+    assert!(
+        table.contains("deprecated@1767225600,sunset@1830211200"),
+        "{table}"
+    );
+}
