@@ -604,6 +604,10 @@ fn every_secure_handler_is_in_the_inventory_with_its_policy() {
             "roles": ["editor"],
             "rates": [{ "count": 5, "period_secs": 60 }],
             "validate": true,
+            "replay": false,
+            "idempotent": false,
+            "deprecated": null,
+            "sunset": null,
         })
     );
     let table = inventory.to_string();
@@ -620,7 +624,8 @@ fn every_secure_handler_is_in_the_inventory_with_its_policy() {
             "bearer",
             "editor|auditor",
             "-",
-            "no"
+            "no",
+            "-"
         ]
     );
 }
