@@ -167,7 +167,18 @@ pub(crate) async fn begin_idempotent(
     let scope = match (principal, client) {
         (Some(p), _) => format!("sub\u{0}{}", p.subject()),
         (None, Some(ip)) => format!("ip\u{0}{ip}"),
-        (None, None) => "anonymous".to_owned(),
+        // One shared scope for every unknown client would hand one client's recorded
+        // response to another: refuse instead.
+        (None, None) => {
+            tracing::error!(
+                target: "secure_api",
+                handler = policy.handler(),
+                "the client address is unknown, so an idempotency key on this public route \
+                 cannot be scoped to its caller; serve the router with \
+                 `into_make_service_with_connect_info::<SocketAddr>()`"
+            );
+            return Err(SecurityError::misconfigured());
+        }
     };
     let store_key = format!("idem\u{0}{}\u{0}{scope}\u{0}{key}", policy.handler());
     let store = security.0.idempotency.clone();

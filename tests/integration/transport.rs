@@ -738,3 +738,36 @@ fn the_policy_inventory_lists_replay_idempotency_and_deprecation() {
         "{table}"
     );
 }
+
+#[secure(public, idempotent)]
+async fn public_order() -> StatusCode {
+    StatusCode::CREATED
+}
+
+#[tokio::test]
+async fn public_idempotency_keys_are_scoped_by_client_address_and_refused_without_one() {
+    let security = builder().build().unwrap();
+    let app = Router::new()
+        .route("/orders", post(public_order))
+        .layer(security.layer());
+    let order = |ip: Option<&str>| {
+        let req = Req::post("/orders").header("idempotency-key", "same-key");
+        match ip {
+            Some(ip) => req.client_ip(ip),
+            None => req,
+        }
+    };
+    let first = order(Some("192.0.2.1")).send(&app).await;
+    assert_eq!(first.status, 201);
+    let other = order(Some("192.0.2.2")).send(&app).await;
+    assert_eq!(other.status, 201);
+    assert_eq!(
+        other.header("idempotent-replayed"),
+        None,
+        "another client's record"
+    );
+    let again = order(Some("192.0.2.1")).send(&app).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    // No address to scope the key by: refused, never a shared "anonymous" scope.
+    order(None).send(&app).await.problem(500, "server_error");
+}
