@@ -292,6 +292,11 @@ pub struct SecurityBuilder {
     replay_max_lifetime: Option<Duration>,
     https: Option<HttpsSettings>,
     wall_clock: Option<crate::extend::WallClock>,
+    trusted_issuers: Vec<crate::issuer::TrustedIssuer>,
+    require_typ: bool,
+    verified_token_cache: Option<usize>,
+    #[cfg(feature = "introspection")]
+    introspection: Option<crate::introspection::Introspection>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -670,6 +675,66 @@ impl SecurityBuilder {
         self
     }
 
+    /// Trusts tokens of another issuer, with its own audience, algorithms and keys; call
+    /// again for each issuer (for example a staging and a production identity provider).
+    /// A token is routed by its (unverified) `iss` to that issuer's settings and verified
+    /// with its keys only; an `iss` not configured is refused without any fetch. Replaces
+    /// the single-key settings: with trusted issuers, `jwt_key`, `issuer`, `audience` and
+    /// `algorithms` must not be set on the builder.
+    ///
+    /// ```
+    /// use secure_api_runtime::{Security, TrustedIssuer};
+    /// let security = Security::builder()
+    ///     .trusted_issuer(TrustedIssuer::new("batch").audience("orders").hmac_secret("k1", vec![3u8; 32]))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn trusted_issuer(mut self, issuer: crate::issuer::TrustedIssuer) -> Self {
+        self.trusted_issuers.push(issuer);
+        self
+    }
+
+    /// Accept only RFC 9068 access tokens (`typ` header `at+jwt` or `application/at+jwt`),
+    /// so that ID tokens are refused. Applies to every trusted issuer too.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().require_access_token_typ();
+    /// ```
+    pub fn require_access_token_typ(mut self) -> Self {
+        self.require_typ = true;
+        self
+    }
+
+    /// How many verified tokens signed with asymmetric algorithms (RS, PS, ES, EdDSA) are
+    /// remembered by their SHA-256, so that a token seen again skips the signature check
+    /// (default 10,000; 0 disables). An entry never outlives the token's `exp` nor 5
+    /// minutes, and a JWKS key that disappears voids the entries it verified. Every check
+    /// after the signature (claims, roles, revocation, replay) still runs on each request.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().verified_token_cache(0);
+    /// ```
+    pub fn verified_token_cache(mut self, entries: usize) -> Self {
+        self.verified_token_cache = Some(entries);
+        self
+    }
+
+    /// Introspects opaque (non-JWT) bearer tokens at an RFC 7662 endpoint. May be the only
+    /// authentication, or sit next to JWT keys (compact JWS tokens are verified locally).
+    ///
+    /// ```
+    /// use secure_api_runtime::{Introspection, Security};
+    /// let security = Security::builder()
+    ///     .introspection(Introspection::new("https://idp.example/introspect", "orders-api", "secret"))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    #[cfg(feature = "introspection")]
+    pub fn introspection(mut self, introspection: crate::introspection::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -677,46 +742,6 @@ impl SecurityBuilder {
     /// assert_eq!(err.setting(), "jwt.issuer");
     /// ```
     pub fn build(self) -> Result<Security, ConfigError> {
-        let key = self.key.ok_or_else(|| {
-            ConfigError::new(
-                "jwt.key",
-                "no key to verify tokens: set one with .hmac_secret(...) or .jwt_key(...)",
-            )
-        })?;
-        let issuers = match (self.issuers, self.any_issuer) {
-            (Some(_), true) => {
-                return Err(ConfigError::new(
-                    "jwt.issuer",
-                    "both an issuer and allow_any_issuer() are set",
-                ));
-            }
-            (Some(list), false) => Some(list),
-            (None, true) => None,
-            (None, false) => {
-                return Err(ConfigError::new(
-                    "jwt.issuer",
-                    "the expected issuer is required: set .issuer(...) \
-                     (or waive the check with .allow_any_issuer())",
-                ));
-            }
-        };
-        let audiences = match (self.audiences, self.any_audience) {
-            (Some(_), true) => {
-                return Err(ConfigError::new(
-                    "jwt.audience",
-                    "both an audience and allow_any_audience() are set",
-                ));
-            }
-            (Some(list), false) => Some(list),
-            (None, true) => None,
-            (None, false) => {
-                return Err(ConfigError::new(
-                    "jwt.audience",
-                    "the expected audience is required: set .audience(...) \
-                     (or waive the check with .allow_any_audience())",
-                ));
-            }
-        };
         let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
         if leeway > Duration::from_secs(300) {
             return Err(ConfigError::new(
@@ -724,14 +749,97 @@ impl SecurityBuilder {
                 "a leeway above 5 minutes lets expired tokens through",
             ));
         }
-        let jwt = JwtVerifier::new(JwtSettings {
-            key,
-            algorithms: self.algorithms,
-            issuers,
-            audiences,
-            leeway_secs: leeway.as_secs(),
-            roles_claim: self.roles_claim.unwrap_or_else(|| "roles".to_owned()),
-        })?;
+        let roles_claim = self.roles_claim.unwrap_or_else(|| "roles".to_owned());
+        #[cfg(feature = "introspection")]
+        let introspection = self
+            .introspection
+            .map(crate::introspection::Introspection::build)
+            .transpose()?;
+        #[cfg(feature = "introspection")]
+        let has_introspection = introspection.is_some();
+        #[cfg(not(feature = "introspection"))]
+        let has_introspection = false;
+        let single_key_settings = self.key.is_some()
+            || self.issuers.is_some()
+            || self.audiences.is_some()
+            || self.algorithms.is_some()
+            || self.any_issuer
+            || self.any_audience;
+        #[allow(unused_mut)]
+        let mut jwt = if !self.trusted_issuers.is_empty() {
+            if single_key_settings {
+                return Err(ConfigError::new(
+                    "jwt.trusted_issuer",
+                    "with trusted issuers, set the key, issuer, audience and algorithms on \
+                     each TrustedIssuer, not on the builder",
+                ));
+            }
+            let mut issuers = self.trusted_issuers;
+            for issuer in &mut issuers {
+                issuer.require_typ |= self.require_typ;
+            }
+            JwtVerifier::with_issuers(issuers, leeway.as_secs(), roles_claim)?
+        } else if self.key.is_none() && has_introspection && !single_key_settings {
+            JwtVerifier::with_issuers(Vec::new(), leeway.as_secs(), roles_claim)?
+        } else {
+            let key = self.key.ok_or_else(|| {
+                ConfigError::new(
+                    "jwt.key",
+                    "no key to verify tokens: set one with .hmac_secret(...) or .jwt_key(...)",
+                )
+            })?;
+            let issuers = match (self.issuers, self.any_issuer) {
+                (Some(_), true) => {
+                    return Err(ConfigError::new(
+                        "jwt.issuer",
+                        "both an issuer and allow_any_issuer() are set",
+                    ));
+                }
+                (Some(list), false) => Some(list),
+                (None, true) => None,
+                (None, false) => {
+                    return Err(ConfigError::new(
+                        "jwt.issuer",
+                        "the expected issuer is required: set .issuer(...) \
+                         (or waive the check with .allow_any_issuer())",
+                    ));
+                }
+            };
+            let audiences = match (self.audiences, self.any_audience) {
+                (Some(_), true) => {
+                    return Err(ConfigError::new(
+                        "jwt.audience",
+                        "both an audience and allow_any_audience() are set",
+                    ));
+                }
+                (Some(list), false) => Some(list),
+                (None, true) => None,
+                (None, false) => {
+                    return Err(ConfigError::new(
+                        "jwt.audience",
+                        "the expected audience is required: set .audience(...) \
+                         (or waive the check with .allow_any_audience())",
+                    ));
+                }
+            };
+            JwtVerifier::new(JwtSettings {
+                key,
+                algorithms: self.algorithms,
+                issuers,
+                audiences,
+                leeway_secs: leeway.as_secs(),
+                roles_claim,
+                require_typ: self.require_typ,
+            })?
+        };
+        jwt.set_cache(
+            self.verified_token_cache
+                .unwrap_or(crate::token_cache::DEFAULT_VERIFIED_TOKEN_CACHE),
+        );
+        #[cfg(feature = "introspection")]
+        {
+            jwt.introspection = introspection;
+        }
         let hierarchy = match self.hierarchy {
             None => RoleHierarchy::new(),
             Some(Ok(h)) => h,

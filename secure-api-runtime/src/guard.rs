@@ -303,8 +303,10 @@ impl Security {
             None
         } else {
             let started = std::time::Instant::now();
-            let authenticated =
-                bearer_token(parts).and_then(|token| inner.jwt.verify(token, &inner.hierarchy));
+            let authenticated = match bearer_token(parts) {
+                Ok(token) => inner.jwt.verify(token, &inner.hierarchy).await,
+                Err(refusal) => Err(refusal),
+            };
             audit::record_authentication_time(&ctx.route, started.elapsed());
             let principal = authenticated.map_err(realm)?;
             ctx.principal = Some(principal.subject().into());

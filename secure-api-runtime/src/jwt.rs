@@ -176,11 +176,40 @@ impl JwtKey {
     }
 }
 
+/// How one issuer's tokens are checked: its keys and, per allowed algorithm, the
+/// claim validation (each with that single algorithm, so that keys of several families
+/// can live in one JWKS without ever verifying another family's algorithm).
+pub(crate) struct IssuerTrust {
+    keys: TrustKeys,
+    validations: Vec<(Algorithm, Validation)>,
+    require_typ: bool,
+}
+
+enum TrustKeys {
+    One(DecodingKey),
+    Hmac(Vec<(String, DecodingKey, Option<std::time::SystemTime>)>),
+    #[cfg(feature = "oidc")]
+    Jwks(Arc<crate::jwks::JwksSource>),
+}
+
+/// Which trust a token falls under.
+enum Trusts {
+    /// Introspection only: no JWT is accepted.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    None,
+    /// The single-key configuration (`jwt_key`, `issuer`, `audience`).
+    Single(Box<IssuerTrust>),
+    /// Several issuers, chosen by the token's unverified `iss`.
+    ByIssuer(Vec<(String, IssuerTrust)>),
+}
+
 /// Everything needed to verify a token, built once by the configuration.
 pub(crate) struct JwtVerifier {
-    key: DecodingKey,
-    validation: Validation,
+    trusts: Trusts,
     roles_claim: Arc<str>,
+    cache: Option<crate::token_cache::VerifiedCache>,
+    #[cfg(feature = "introspection")]
+    pub(crate) introspection: Option<crate::introspection::Introspector>,
 }
 
 pub(crate) struct JwtSettings {
@@ -190,41 +219,94 @@ pub(crate) struct JwtSettings {
     pub(crate) audiences: Option<Vec<String>>,
     pub(crate) leeway_secs: u64,
     pub(crate) roles_claim: String,
+    pub(crate) require_typ: bool,
 }
 
-impl JwtVerifier {
-    pub(crate) fn new(settings: JwtSettings) -> Result<Self, ConfigError> {
-        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
-            return Err(ConfigError::new(
-                "jwt (crypto backend)",
-                "jsonwebtoken has no crypto backend: exactly one of its `aws_lc_rs` and \
-                 `rust_crypto` features must be enabled in the dependency tree",
-            ));
+fn check_backend() -> Result<(), ConfigError> {
+    if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+        return Err(ConfigError::new(
+            "jwt (crypto backend)",
+            "jsonwebtoken has no crypto backend: exactly one of its `aws_lc_rs` and \
+             `rust_crypto` features must be enabled in the dependency tree",
+        ));
+    }
+    Ok(())
+}
+
+fn check_algorithms(setting: &'static str, algorithms: &[Algorithm]) -> Result<(), ConfigError> {
+    if algorithms.is_empty() {
+        return Err(ConfigError::new(setting, "the algorithm allow-list is empty"));
+    }
+    if algorithms
+        .iter()
+        .any(|a| a.family() == AlgorithmFamily::Hmac)
+        && algorithms
+            .iter()
+            .any(|a| a.family() != AlgorithmFamily::Hmac)
+    {
+        return Err(ConfigError::new(
+            setting,
+            "HMAC and asymmetric algorithms must not be allowed together \
+             (the public key would become an HMAC secret)",
+        ));
+    }
+    Ok(())
+}
+
+/// One validation per algorithm, with the issuer and audience checks.
+fn validations(
+    algorithms: &[Algorithm],
+    issuers: Option<&[String]>,
+    audiences: Option<&[String]>,
+    leeway_secs: u64,
+    setting: &str,
+) -> Result<Vec<(Algorithm, Validation)>, ConfigError> {
+    let issuer_setting = format!("{setting}.issuer");
+    let audience_setting = format!("{setting}.audience");
+    let mut out = Vec::with_capacity(algorithms.len());
+    for &alg in algorithms {
+        let mut validation = Validation::new(alg);
+        validation.leeway = leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match issuers {
+            Some(issuers) if issuers.iter().all(|i| !i.is_empty()) && !issuers.is_empty() => {
+                validation.set_issuer(issuers);
+                required.push("iss");
+            }
+            Some(_) => return Err(ConfigError::new(issuer_setting, "the issuer is empty")),
+            None => {}
         }
+        match audiences {
+            Some(auds) if auds.iter().all(|a| !a.is_empty()) && !auds.is_empty() => {
+                validation.set_audience(auds);
+                required.push("aud");
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    audience_setting,
+                    "the audience is missing or empty",
+                ));
+            }
+            None => {
+                validation.validate_aud = false;
+            }
+        }
+        validation.set_required_spec_claims(&required);
+        out.push((alg, validation));
+    }
+    Ok(out)
+}
+
+impl IssuerTrust {
+    fn single(settings: JwtSettings) -> Result<Self, ConfigError> {
         let family = settings.key.family();
         let algorithms = match settings.algorithms {
             Some(algs) => algs,
             None => settings.key.default_algorithms().to_vec(),
         };
-        if algorithms.is_empty() {
-            return Err(ConfigError::new(
-                "jwt.algorithms",
-                "the algorithm allow-list is empty",
-            ));
-        }
-        if algorithms
-            .iter()
-            .any(|a| a.family() == AlgorithmFamily::Hmac)
-            && algorithms
-                .iter()
-                .any(|a| a.family() != AlgorithmFamily::Hmac)
-        {
-            return Err(ConfigError::new(
-                "jwt.algorithms",
-                "HMAC and asymmetric algorithms must not be allowed together \
-                 (the public key would become an HMAC secret)",
-            ));
-        }
+        check_algorithms("jwt.algorithms", &algorithms)?;
         if let Some(alg) = algorithms.iter().find(|a| a.family() != family) {
             return Err(ConfigError::new(
                 "jwt.algorithms",
@@ -232,47 +314,280 @@ impl JwtVerifier {
             ));
         }
         let key = settings.key.into_decoding_key()?;
+        Ok(IssuerTrust {
+            keys: TrustKeys::One(key),
+            validations: validations(
+                &algorithms,
+                settings.issuers.as_deref(),
+                settings.audiences.as_deref(),
+                settings.leeway_secs,
+                "jwt",
+            )?,
+            require_typ: settings.require_typ,
+        })
+    }
 
-        let mut validation = Validation::new(algorithms[0]);
-        validation.algorithms = algorithms;
-        validation.leeway = settings.leeway_secs;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match settings.issuers {
-            Some(issuers) if issuers.iter().all(|i| !i.is_empty()) && !issuers.is_empty() => {
-                validation.set_issuer(&issuers);
-                required.push("iss");
-            }
-            Some(_) => return Err(ConfigError::new("jwt.issuer", "the issuer is empty")),
-            None => {}
+    fn issuer(trusted: crate::issuer::TrustedIssuer, leeway_secs: u64) -> Result<Self, ConfigError> {
+        use crate::issuer::IssuerKeys;
+        let setting = "jwt.trusted_issuer";
+        if trusted.issuer.is_empty() {
+            return Err(ConfigError::new(setting, "the issuer is empty"));
         }
-        match settings.audiences {
-            Some(auds) if auds.iter().all(|a| !a.is_empty()) && !auds.is_empty() => {
-                validation.set_audience(&auds);
-                required.push("aud");
+        let name = &trusted.issuer;
+        let (keys, default_algs): (TrustKeys, Vec<Algorithm>) = match trusted.keys {
+            IssuerKeys::None => {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("issuer {name:?} has no key: set jwt_key, hmac_secret, jwks_url or discover"),
+                ));
             }
-            Some(_) => return Err(ConfigError::new("jwt.audience", "the audience is empty")),
+            IssuerKeys::Conflict => {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("issuer {name:?} has more than one kind of key source"),
+                ));
+            }
+            IssuerKeys::Static(key) => {
+                let algs = key.default_algorithms().to_vec();
+                (TrustKeys::One(key.into_decoding_key()?), algs)
+            }
+            IssuerKeys::Hmac(secrets) => {
+                let mut keys = Vec::with_capacity(secrets.len());
+                for secret in secrets {
+                    if secret.kid.is_empty() {
+                        return Err(ConfigError::new(setting, format!("issuer {name:?}: an HMAC secret has an empty kid")));
+                    }
+                    if keys.iter().any(|(kid, _, _)| *kid == secret.kid) {
+                        return Err(ConfigError::new(setting, format!("issuer {name:?}: two HMAC secrets share the kid {:?}", secret.kid)));
+                    }
+                    let key = JwtKey::hmac(secret.secret).into_decoding_key()?;
+                    keys.push((secret.kid, key, secret.not_after));
+                }
+                (TrustKeys::Hmac(keys), vec![Algorithm::HS256])
+            }
+            #[cfg(feature = "oidc")]
+            IssuerKeys::JwksUrl(url) => {
+                let url = crate::fetch::FetchUrl::parse("jwt.trusted_issuer.jwks_url", &url)?;
+                let source = crate::jwks::JwksSource::new(
+                    crate::jwks::JwksLocation::Url(url),
+                    trusted.fetch,
+                    trusted.refresh,
+                    trusted.cooldown,
+                    "jwt.trusted_issuer.jwks_url",
+                )?;
+                (TrustKeys::Jwks(Arc::new(source)), vec![Algorithm::RS256])
+            }
+            #[cfg(feature = "oidc")]
+            IssuerKeys::Discover => {
+                let base = crate::fetch::FetchUrl::parse("jwt.trusted_issuer.discover", name)?;
+                let config = base.with_path("/.well-known/openid-configuration")?;
+                let source = crate::jwks::JwksSource::new(
+                    crate::jwks::JwksLocation::Discover {
+                        issuer: name.clone(),
+                        config,
+                    },
+                    trusted.fetch,
+                    trusted.refresh,
+                    trusted.cooldown,
+                    "jwt.trusted_issuer.discover",
+                )?;
+                (TrustKeys::Jwks(Arc::new(source)), vec![Algorithm::RS256])
+            }
+        };
+        let algorithms = trusted.algorithms.unwrap_or(default_algs);
+        check_algorithms("jwt.trusted_issuer.algorithms", &algorithms)?;
+        let key_family = match &keys {
+            TrustKeys::One(key) => Some(key.family()),
+            TrustKeys::Hmac(_) => Some(AlgorithmFamily::Hmac),
+            #[cfg(feature = "oidc")]
+            TrustKeys::Jwks(_) => None,
+        };
+        match key_family {
+            Some(family) => {
+                if let Some(alg) = algorithms.iter().find(|a| a.family() != family) {
+                    return Err(ConfigError::new(
+                        "jwt.trusted_issuer.algorithms",
+                        format!("issuer {name:?}: {alg:?} does not belong to its key's family ({family:?})"),
+                    ));
+                }
+            }
             None => {
-                validation.validate_aud = false;
+                if algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
+                    return Err(ConfigError::new(
+                        "jwt.trusted_issuer.algorithms",
+                        format!("issuer {name:?}: a JWKS only provides public keys; HMAC algorithms cannot be allowed"),
+                    ));
+                }
             }
         }
-        validation.set_required_spec_claims(&required);
+        if trusted.audiences.is_empty() {
+            return Err(ConfigError::new(
+                "jwt.trusted_issuer.audience",
+                format!("issuer {name:?} has no audience: set .audience(...)"),
+            ));
+        }
+        Ok(IssuerTrust {
+            keys,
+            validations: validations(
+                &algorithms,
+                Some(std::slice::from_ref(&trusted.issuer)),
+                Some(&trusted.audiences),
+                leeway_secs,
+                "jwt.trusted_issuer",
+            )?,
+            require_typ: trusted.require_typ,
+        })
+    }
+
+    fn validation(&self, alg: Algorithm) -> Option<&Validation> {
+        self.validations
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, v)| v)
+    }
+
+    /// The key that verifies a token with this header, fetching a JWKS if needed.
+    async fn key_for<'a>(&'a self, header: &jsonwebtoken::Header) -> Result<KeyRef<'a>, &'static str> {
+        match &self.keys {
+            TrustKeys::One(key) => Ok(KeyRef::Borrowed(key)),
+            TrustKeys::Hmac(secrets) => {
+                let chosen = match header.kid.as_deref() {
+                    Some(kid) => secrets.iter().find(|(k, _, _)| k == kid),
+                    None if secrets.len() == 1 => secrets.first(),
+                    None => return Err("no kid, and several HMAC secrets are configured"),
+                };
+                let Some((_, key, not_after)) = chosen else {
+                    return Err("unknown kid");
+                };
+                if not_after.is_some_and(|t| std::time::SystemTime::now() >= t) {
+                    return Err("the HMAC secret of this kid is retired");
+                }
+                Ok(KeyRef::Borrowed(key))
+            }
+            #[cfg(feature = "oidc")]
+            TrustKeys::Jwks(source) => match source.key(header.kid.as_deref(), header.alg).await {
+                crate::jwks::Lookup::Found(key) => Ok(KeyRef::Jwk(key)),
+                crate::jwks::Lookup::Unknown => Err("no JWKS key for this kid and algorithm"),
+            },
+        }
+    }
+
+    /// Whether a cached verification is still backed by a key (a retired JWKS key voids
+    /// the tokens it verified).
+    fn still_trusted(&self, _header: &jsonwebtoken::Header) -> bool {
+        match &self.keys {
+            TrustKeys::One(_) | TrustKeys::Hmac(_) => true,
+            #[cfg(feature = "oidc")]
+            TrustKeys::Jwks(source) => source.holds(_header.kid.as_deref()),
+        }
+    }
+}
+
+enum KeyRef<'a> {
+    Borrowed(&'a DecodingKey),
+    #[cfg(feature = "oidc")]
+    Jwk(Arc<crate::jwks::JwkKey>),
+}
+
+impl KeyRef<'_> {
+    fn key(&self) -> &DecodingKey {
+        match self {
+            KeyRef::Borrowed(key) => key,
+            #[cfg(feature = "oidc")]
+            KeyRef::Jwk(jwk) => &jwk.key,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct UnverifiedIssuer {
+    iss: Option<Value>,
+}
+
+/// RFC 9068 access token types.
+fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+}
+
+impl JwtVerifier {
+    pub(crate) fn new(settings: JwtSettings) -> Result<Self, ConfigError> {
+        check_backend()?;
         if settings.roles_claim.is_empty() {
             return Err(ConfigError::new(
                 "jwt.roles_claim",
                 "the roles claim name is empty",
             ));
         }
+        let roles_claim = Arc::from(settings.roles_claim.as_str());
         Ok(JwtVerifier {
-            key,
-            validation,
-            roles_claim: Arc::from(settings.roles_claim),
+            trusts: Trusts::Single(Box::new(IssuerTrust::single(settings)?)),
+            roles_claim,
+            cache: None,
+            #[cfg(feature = "introspection")]
+            introspection: None,
         })
     }
 
-    /// Verifies `token` and builds the principal. Every failure is the same 401.
-    pub(crate) fn verify(
+    /// Several issuers, each with its own keys and checks (none: introspection only).
+    pub(crate) fn with_issuers(
+        issuers: Vec<crate::issuer::TrustedIssuer>,
+        leeway_secs: u64,
+        roles_claim: String,
+    ) -> Result<Self, ConfigError> {
+        check_backend()?;
+        if roles_claim.is_empty() {
+            return Err(ConfigError::new(
+                "jwt.roles_claim",
+                "the roles claim name is empty",
+            ));
+        }
+        let trusts = if issuers.is_empty() {
+            Trusts::None
+        } else {
+            let mut list: Vec<(String, IssuerTrust)> = Vec::with_capacity(issuers.len());
+            for issuer in issuers {
+                if list.iter().any(|(name, _)| *name == issuer.issuer) {
+                    return Err(ConfigError::new(
+                        "jwt.trusted_issuer",
+                        format!("the issuer {:?} is configured twice", issuer.issuer),
+                    ));
+                }
+                let name = issuer.issuer.clone();
+                list.push((name, IssuerTrust::issuer(issuer, leeway_secs)?));
+            }
+            Trusts::ByIssuer(list)
+        };
+        Ok(JwtVerifier {
+            trusts,
+            roles_claim: Arc::from(roles_claim),
+            cache: None,
+            #[cfg(feature = "introspection")]
+            introspection: None,
+        })
+    }
+
+    /// Remembers verified asymmetric tokens (0 entries: no cache).
+    pub(crate) fn set_cache(&mut self, entries: usize) {
+        self.cache = (entries > 0).then(|| crate::token_cache::VerifiedCache::new(entries));
+    }
+
+    /// The JWKS sources, for prefetching and for tests.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn jwks_sources(&self) -> Vec<(&str, &Arc<crate::jwks::JwksSource>)> {
+        let mut out = Vec::new();
+        if let Trusts::ByIssuer(list) = &self.trusts {
+            for (name, trust) in list {
+                if let TrustKeys::Jwks(source) = &trust.keys {
+                    out.push((name.as_str(), source));
+                }
+            }
+        }
+        out
+    }
+
+    /// Verifies `token` and builds the principal. Every failure is the same 401 (503 when
+    /// an introspection endpoint cannot answer).
+    pub(crate) async fn verify(
         &self,
         token: &str,
         hierarchy: &RoleHierarchy,
@@ -285,18 +600,81 @@ impl JwtVerifier {
             return Err(invalid("token too long"));
         }
         if !is_compact_jws(token) {
+            #[cfg(feature = "introspection")]
+            if let Some(introspector) = &self.introspection {
+                let claims = introspector.introspect(token).await?;
+                return self.principal(&claims, hierarchy);
+            }
             return Err(invalid("not a compact JWS"));
         }
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)
-            .map_err(|e| {
-            tracing::debug!(target: "secure_api::auth", error = ?e.kind(), "bearer token refused");
-            SecurityError::invalid_token()
-        })?;
-        if data.header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
+        let trust = match &self.trusts {
+            Trusts::Single(trust) => trust.as_ref(),
+            Trusts::ByIssuer(list) => {
+                let unverified = jsonwebtoken::dangerous::insecure_decode_claims::<UnverifiedIssuer>(token)
+                    .map_err(|_| invalid("unreadable claims"))?;
+                let Some(Value::String(iss)) = unverified.iss else {
+                    return Err(invalid("no iss to choose the issuer by"));
+                };
+                match list.iter().find(|(name, _)| *name == iss) {
+                    Some((_, trust)) => trust,
+                    None => return Err(invalid("untrusted issuer")),
+                }
+            }
+            Trusts::None => {
+                #[cfg(feature = "introspection")]
+                if let Some(introspector) = &self.introspection {
+                    let claims = introspector.introspect(token).await?;
+                    return self.principal(&claims, hierarchy);
+                }
+                return Err(invalid("no JWT issuer is trusted"));
+            }
+        };
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("unreadable header"))?;
+        if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
             // RFC 7515 4.1.11: extensions we do not understand must be refused.
             return Err(invalid("unsupported crit header"));
         }
-        let claims = data.claims;
+        let Some(validation) = trust.validation(header.alg) else {
+            return Err(invalid("algorithm not allowed"));
+        };
+        if trust.require_typ && !is_access_token_typ(header.typ.as_deref()) {
+            return Err(invalid("typ is not at+jwt"));
+        }
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| header.alg.family() != AlgorithmFamily::Hmac);
+        let digest = cache.map(|_| crate::token_cache::token_digest(token));
+        if let (Some(cache), Some(digest)) = (cache, &digest)
+            && let Some(claims) = cache.get(digest)
+            && trust.still_trusted(&header)
+        {
+            return self.principal(&claims, hierarchy);
+        }
+        let key = trust.key_for(&header).await.map_err(invalid)?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key.key(), validation)
+            .map_err(|e| {
+                tracing::debug!(target: "secure_api::auth", error = ?e.kind(), "bearer token refused");
+                SecurityError::invalid_token()
+            })?;
+        let claims = Arc::new(data.claims);
+        let principal = self.principal(&claims, hierarchy)?;
+        if let (Some(cache), Some(digest)) = (cache, digest) {
+            cache.insert(digest, claims);
+        }
+        Ok(principal)
+    }
+
+    /// The principal of verified claims.
+    pub(crate) fn principal(
+        &self,
+        claims: &Map<String, Value>,
+        hierarchy: &RoleHierarchy,
+    ) -> Result<Principal, SecurityError> {
+        let invalid = |reason: &'static str| {
+            tracing::debug!(target: "secure_api::auth", reason, "bearer token refused");
+            SecurityError::invalid_token()
+        };
         let subject = match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(invalid("sub missing or not a non-empty string")),
@@ -336,7 +714,11 @@ impl JwtVerifier {
         };
         let effective = hierarchy.expand(roles.iter().map(String::as_str));
         Ok(Principal::from_verified(
-            subject, roles, effective, scopes, claims,
+            subject,
+            roles,
+            effective,
+            scopes,
+            claims.clone(),
         ))
     }
 }

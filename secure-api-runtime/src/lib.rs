@@ -6,7 +6,9 @@
 //! to the `#[secure]` attribute. One module per concern:
 //!
 //! - [`config`](crate::Security): [`Security`] and its builder; mistakes are [`ConfigError`]s.
-//! - [`jwt`](crate::JwtKey): keys and the algorithm allow-list.
+//! - [`jwt`](crate::JwtKey): keys and the algorithm allow-list; [`issuer`](crate::TrustedIssuer):
+//!   several issuers, rotating HMAC secrets; `jwks` and `introspection` (features `oidc`,
+//!   `introspection`): OAuth2 / OpenID Connect keys and opaque tokens.
 //! - [`rbac`](crate::RoleHierarchy): roles and their hierarchy.
 //! - [`guard`](crate::Guard): the extractor injected by `#[secure]`.
 //! - [`limiter`](crate::ManualClock): rate keys and the injectable clock.
@@ -48,9 +50,16 @@ mod config;
 mod cors;
 mod error;
 mod extend;
+#[cfg(feature = "oidc")]
+mod fetch;
 mod guard;
 pub mod guards;
 mod https;
+#[cfg(feature = "introspection")]
+mod introspection;
+mod issuer;
+#[cfg(feature = "oidc")]
+mod jwks;
 mod jwt;
 mod layer;
 mod limiter;
@@ -67,6 +76,7 @@ mod replay;
 pub mod routing;
 mod store;
 mod throttle;
+mod token_cache;
 mod transport;
 
 #[cfg(feature = "redis")]
@@ -92,7 +102,19 @@ pub use extend::{
 };
 pub use guard::{ClientIp, Guard};
 pub use https::{HttpsSettings, RequestScheme};
+#[cfg(feature = "oidc")]
+pub use fetch::{
+    DEFAULT_FETCH_CONNECT_TIMEOUT, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT, FetchSettings,
+};
+#[cfg(feature = "introspection")]
+pub use introspection::{
+    DEFAULT_INTROSPECTION_CACHE_ENTRIES, DEFAULT_INTROSPECTION_CACHE_TTL, Introspection,
+};
+pub use issuer::TrustedIssuer;
+#[cfg(feature = "oidc")]
+pub use jwks::{DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH};
 pub use jwt::{JwtKey, MIN_HMAC_SECRET_LEN};
+pub use token_cache::DEFAULT_VERIFIED_TOKEN_CACHE;
 pub use layer::{ResponseFuture, SecurityLayer, SecurityService};
 pub use limiter::ManualClock;
 #[doc(hidden)]

@@ -1,0 +1,123 @@
+//! The verified-token cache: SHA-256 of a token -> the claims its signature check produced.
+//!
+//! Only tokens signed with asymmetric algorithms are cached (an HMAC check costs about as
+//! much as the lookup). A hit skips the signature check and nothing else: the claims are
+//! turned into a principal again, and every check the guard runs after authentication
+//! (roles, revocation, replay...) runs on every request. An entry never outlives the
+//! token's `exp` nor the cache's own time-to-live, and the cache holds a bounded number
+//! of entries.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use serde_json::{Map, Value};
+
+/// Default number of verified tokens remembered.
+pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 10_000;
+/// Longest time a verified token is remembered (shorter when its `exp` comes sooner).
+pub(crate) const VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+pub(crate) type Digest = [u8; 32];
+
+pub(crate) fn token_digest(token: &str) -> Digest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+struct Entry {
+    claims: Arc<Map<String, Value>>,
+    /// Unix seconds after which the entry is void.
+    until: u64,
+}
+
+pub(crate) struct VerifiedCache {
+    entries: Mutex<HashMap<Digest, Entry>>,
+    capacity: usize,
+}
+
+impl VerifiedCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        VerifiedCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The claims of a token verified before, if its entry is still valid.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<Arc<Map<String, Value>>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(digest)?;
+        if now_secs() >= entry.until {
+            entries.remove(digest);
+            return None;
+        }
+        Some(entry.claims.clone())
+    }
+
+    /// Remembers the claims of a token whose signature and claims were just verified.
+    pub(crate) fn insert(&self, digest: Digest, claims: Arc<Map<String, Value>>) {
+        let Some(exp) = claims.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let now = now_secs();
+        let until = exp.min(now.saturating_add(VERIFIED_TOKEN_TTL.as_secs()));
+        if until <= now {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.capacity {
+            entries.retain(|_, e| e.until > now);
+        }
+        if entries.len() >= self.capacity {
+            // Still full of live entries: forget an eighth of them (arbitrary ones).
+            let drop: Vec<Digest> = entries
+                .keys()
+                .take((self.capacity / 8).max(1))
+                .copied()
+                .collect();
+            for key in drop {
+                entries.remove(&key);
+            }
+        }
+        entries.insert(digest, Entry { claims, until });
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> Arc<Map<String, Value>> {
+        let mut m = Map::new();
+        m.insert("exp".into(), Value::from(exp));
+        Arc::new(m)
+    }
+
+    #[test]
+    fn entries_never_outlive_exp_and_the_cache_is_bounded() {
+        let cache = VerifiedCache::new(4);
+        let now = now_secs();
+        cache.insert(token_digest("expired"), claims(now - 1));
+        assert!(cache.get(&token_digest("expired")).is_none());
+        cache.insert(token_digest("live"), claims(now + 60));
+        assert!(cache.get(&token_digest("live")).is_some());
+        for i in 0..100 {
+            cache.insert(token_digest(&i.to_string()), claims(now + 60));
+        }
+        assert!(cache.len() <= 4);
+    }
+}
