@@ -270,7 +270,11 @@ impl Introspector {
 
     /// The claims when the answer says active (and matches issuer and audience), and
     /// until when the verdict may be reused.
-    fn judge(&self, answer: Map<String, Value>, now: u64) -> (Option<Arc<Map<String, Value>>>, u64) {
+    fn judge(
+        &self,
+        answer: Map<String, Value>,
+        now: u64,
+    ) -> (Option<Arc<Map<String, Value>>>, u64) {
         let ttl_until = now.saturating_add(self.cache_ttl.as_secs());
         let reason = if answer.get("active") != Some(&Value::Bool(true)) {
             Some("inactive")
@@ -344,8 +348,16 @@ fn base64(input: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(ALPHABET[(n >> 18) as usize & 63] as char);
         out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { ALPHABET[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { ALPHABET[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            ALPHABET[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            ALPHABET[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -356,7 +368,10 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_encoded() {
-        assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
     }

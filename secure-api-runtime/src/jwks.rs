@@ -31,6 +31,8 @@ use crate::fetch::{FetchError, FetchSettings, FetchUrl, Fetcher};
 pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(300);
 /// Default shortest interval between two refetches triggered by unknown `kid`s.
 pub const DEFAULT_JWKS_COOLDOWN: Duration = Duration::from_secs(30);
+/// Shortest cooldown accepted.
+pub(crate) const MIN_JWKS_COOLDOWN: Duration = Duration::from_millis(100);
 /// Most keys kept from one JWKS; the rest are ignored.
 pub(crate) const MAX_JWKS_KEYS: usize = 64;
 
@@ -85,7 +87,10 @@ struct State {
 pub(crate) enum JwksLocation {
     Url(FetchUrl),
     /// OpenID Connect discovery from this issuer (exact string of the `iss` claim).
-    Discover { issuer: String, config: FetchUrl },
+    Discover {
+        issuer: String,
+        config: FetchUrl,
+    },
 }
 
 /// A cached, refreshed JWKS.
@@ -116,7 +121,17 @@ impl JwksSource {
         setting: &'static str,
     ) -> Result<Self, ConfigError> {
         if refresh.is_zero() {
-            return Err(ConfigError::new(setting, "the JWKS refresh interval must be positive"));
+            return Err(ConfigError::new(
+                setting,
+                "the JWKS refresh interval must be positive",
+            ));
+        }
+        if cooldown < MIN_JWKS_COOLDOWN {
+            return Err(ConfigError::new(
+                setting,
+                "the JWKS cooldown must be at least 100 ms, or unknown kids could make every \
+                 request fetch the set",
+            ));
         }
         Ok(JwksSource {
             location,
@@ -167,7 +182,9 @@ impl JwksSource {
     pub(crate) async fn key(self: &Arc<Self>, kid: Option<&str>, alg: Algorithm) -> Lookup {
         let (keys, stale, known) = {
             let state = self.read();
-            let stale = state.fetched_at.is_none_or(|at| at.elapsed() >= self.refresh);
+            let stale = state
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= self.refresh);
             let known = kid.is_some_and(|k| state.keys.by_kid.contains_key(k));
             (state.keys.clone(), stale, known)
         };

@@ -235,7 +235,10 @@ fn check_backend() -> Result<(), ConfigError> {
 
 fn check_algorithms(setting: &'static str, algorithms: &[Algorithm]) -> Result<(), ConfigError> {
     if algorithms.is_empty() {
-        return Err(ConfigError::new(setting, "the algorithm allow-list is empty"));
+        return Err(ConfigError::new(
+            setting,
+            "the algorithm allow-list is empty",
+        ));
     }
     if algorithms
         .iter()
@@ -327,7 +330,10 @@ impl IssuerTrust {
         })
     }
 
-    fn issuer(trusted: crate::issuer::TrustedIssuer, leeway_secs: u64) -> Result<Self, ConfigError> {
+    fn issuer(
+        trusted: crate::issuer::TrustedIssuer,
+        leeway_secs: u64,
+    ) -> Result<Self, ConfigError> {
         use crate::issuer::IssuerKeys;
         let setting = "jwt.trusted_issuer";
         if trusted.issuer.is_empty() {
@@ -338,7 +344,9 @@ impl IssuerTrust {
             IssuerKeys::None => {
                 return Err(ConfigError::new(
                     setting,
-                    format!("issuer {name:?} has no key: set jwt_key, hmac_secret, jwks_url or discover"),
+                    format!(
+                        "issuer {name:?} has no key: set jwt_key, hmac_secret, jwks_url or discover"
+                    ),
                 ));
             }
             IssuerKeys::Conflict => {
@@ -355,10 +363,19 @@ impl IssuerTrust {
                 let mut keys = Vec::with_capacity(secrets.len());
                 for secret in secrets {
                     if secret.kid.is_empty() {
-                        return Err(ConfigError::new(setting, format!("issuer {name:?}: an HMAC secret has an empty kid")));
+                        return Err(ConfigError::new(
+                            setting,
+                            format!("issuer {name:?}: an HMAC secret has an empty kid"),
+                        ));
                     }
                     if keys.iter().any(|(kid, _, _)| *kid == secret.kid) {
-                        return Err(ConfigError::new(setting, format!("issuer {name:?}: two HMAC secrets share the kid {:?}", secret.kid)));
+                        return Err(ConfigError::new(
+                            setting,
+                            format!(
+                                "issuer {name:?}: two HMAC secrets share the kid {:?}",
+                                secret.kid
+                            ),
+                        ));
                     }
                     let key = JwtKey::hmac(secret.secret).into_decoding_key()?;
                     keys.push((secret.kid, key, secret.not_after));
@@ -407,15 +424,22 @@ impl IssuerTrust {
                 if let Some(alg) = algorithms.iter().find(|a| a.family() != family) {
                     return Err(ConfigError::new(
                         "jwt.trusted_issuer.algorithms",
-                        format!("issuer {name:?}: {alg:?} does not belong to its key's family ({family:?})"),
+                        format!(
+                            "issuer {name:?}: {alg:?} does not belong to its key's family ({family:?})"
+                        ),
                     ));
                 }
             }
             None => {
-                if algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
+                if algorithms
+                    .iter()
+                    .any(|a| a.family() == AlgorithmFamily::Hmac)
+                {
                     return Err(ConfigError::new(
                         "jwt.trusted_issuer.algorithms",
-                        format!("issuer {name:?}: a JWKS only provides public keys; HMAC algorithms cannot be allowed"),
+                        format!(
+                            "issuer {name:?}: a JWKS only provides public keys; HMAC algorithms cannot be allowed"
+                        ),
                     ));
                 }
             }
@@ -447,7 +471,10 @@ impl IssuerTrust {
     }
 
     /// The key that verifies a token with this header, fetching a JWKS if needed.
-    async fn key_for<'a>(&'a self, header: &jsonwebtoken::Header) -> Result<KeyRef<'a>, &'static str> {
+    async fn key_for<'a>(
+        &'a self,
+        header: &jsonwebtoken::Header,
+    ) -> Result<KeyRef<'a>, &'static str> {
         match &self.keys {
             TrustKeys::One(key) => Ok(KeyRef::Borrowed(key)),
             TrustKeys::Hmac(secrets) => {
@@ -506,7 +533,9 @@ struct UnverifiedIssuer {
 
 /// RFC 9068 access token types.
 fn is_access_token_typ(typ: Option<&str>) -> bool {
-    typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+    typ.is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    })
 }
 
 impl JwtVerifier {
@@ -610,8 +639,9 @@ impl JwtVerifier {
         let trust = match &self.trusts {
             Trusts::Single(trust) => trust.as_ref(),
             Trusts::ByIssuer(list) => {
-                let unverified = jsonwebtoken::dangerous::insecure_decode_claims::<UnverifiedIssuer>(token)
-                    .map_err(|_| invalid("unreadable claims"))?;
+                let unverified =
+                    jsonwebtoken::dangerous::insecure_decode_claims::<UnverifiedIssuer>(token)
+                        .map_err(|_| invalid("unreadable claims"))?;
                 let Some(Value::String(iss)) = unverified.iss else {
                     return Err(invalid("no iss to choose the issuer by"));
                 };
@@ -629,7 +659,8 @@ impl JwtVerifier {
                 return Err(invalid("no JWT issuer is trusted"));
             }
         };
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("unreadable header"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("unreadable header"))?;
         if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
             // RFC 7515 4.1.11: extensions we do not understand must be refused.
             return Err(invalid("unsupported crit header"));

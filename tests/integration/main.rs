@@ -11,6 +11,7 @@ mod headers;
 mod jwt_attacks;
 mod key_families;
 mod observability;
+mod oidc;
 mod openapi;
 mod output;
 mod rbac;
