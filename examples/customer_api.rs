@@ -13,6 +13,9 @@
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
 //!   is generated and sample viewer, editor and admin tokens are printed with curl lines.
+//! - `SECURE_API_JWKS_URL` with `SECURE_API_JWT_ISSUER`: trust RS256, ES256 and EdDSA
+//!   tokens of that issuer (audience `customer-api`) whose keys come from that JWKS,
+//!   instead of the HS256 secret. One without the other stops the start-up.
 //! - `SECURE_API_REDIS_URL`: keep throttling, replay and idempotency state in this Redis
 //!   (`redis://host:port/`),
 //!   shared by every instance. Unset: in memory.
@@ -765,10 +768,24 @@ async fn run() -> Result<(), StartupError> {
             Some(secure_api::tls::TlsConfig::from_pem_files(cert, key)?)
         }
     };
-    let mut builder = Security::builder()
-        .hmac_secret(secret.clone())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
+    let jwks = jwks_settings()?;
+    let builder = match &jwks {
+        None => Security::builder()
+            .hmac_secret(secret.clone())
+            .issuer(ISSUER)
+            .audience(AUDIENCE),
+        Some((url, issuer)) => Security::builder().trusted_issuer(
+            secure_api::TrustedIssuer::new(issuer)
+                .audience(AUDIENCE)
+                .jwks_url(url)
+                .algorithms([
+                    secure_api::Algorithm::RS256,
+                    secure_api::Algorithm::ES256,
+                    secure_api::Algorithm::EdDSA,
+                ]),
+        ),
+    };
+    let mut builder = builder
         .role_hierarchy("admin > editor > viewer")
         .realm("customer-api")
         // The sample tokens live 24 hours; replay-protected routes accept that lifetime.
@@ -785,9 +802,19 @@ async fn run() -> Result<(), StartupError> {
     }
     let security = builder.build().map_err(|e| match e.setting() {
         "jwt.key" => StartupError(format!("SECURE_API_JWT_SECRET: {}", e.message())),
+        "jwt.trusted_issuer.jwks_url" => {
+            StartupError(format!("SECURE_API_JWKS_URL: {}", e.message()))
+        }
+        "jwt.trusted_issuer" => StartupError(format!("SECURE_API_JWT_ISSUER: {}", e.message())),
         "trusted_proxies" => StartupError(format!("SECURE_API_TRUSTED_PROXIES: {}", e.message())),
         _ => StartupError(e.to_string()),
     })?;
+    if jwks.is_some()
+        && let Err(e) = security.prefetch_keys().await
+    {
+        // Not fatal: the keys are fetched again at first use; tokens are refused meanwhile.
+        tracing::warn!(error = %e, "SECURE_API_JWKS_URL: the keys could not be loaded yet");
+    }
 
     let metrics = PrometheusBuilder::new()
         .install_recorder()
@@ -801,7 +828,9 @@ async fn run() -> Result<(), StartupError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%local, scheme, "customer_api listening");
     println!("customer_api listening on {scheme}://{local}");
-    if generated {
+    if let Some((url, issuer)) = &jwks {
+        println!("trusting tokens of {issuer} with keys from {url}");
+    } else if generated {
         print_sample_tokens(&secret, scheme, local)?;
     }
     let shutdown = async {
@@ -819,6 +848,27 @@ async fn run() -> Result<(), StartupError> {
         }
     }
     Ok(())
+}
+
+/// `SECURE_API_JWKS_URL` and `SECURE_API_JWT_ISSUER`: both or neither.
+fn jwks_settings() -> Result<Option<(String, String)>, StartupError> {
+    match (
+        optional_env("SECURE_API_JWKS_URL")?,
+        optional_env("SECURE_API_JWT_ISSUER")?,
+    ) {
+        (None, None) => Ok(None),
+        (Some(url), Some(issuer)) => Ok(Some((url, issuer))),
+        (Some(_), None) => Err(StartupError(
+            "SECURE_API_JWT_ISSUER: required with SECURE_API_JWKS_URL (the issuer whose keys \
+             the JWKS holds)"
+                .to_owned(),
+        )),
+        (None, Some(_)) => Err(StartupError(
+            "SECURE_API_JWKS_URL: required with SECURE_API_JWT_ISSUER (where that issuer's \
+             keys are published)"
+                .to_owned(),
+        )),
+    }
 }
 
 /// The value of an optional setting; set but not UTF-8 is an error naming it.
