@@ -147,6 +147,7 @@ pub(crate) struct Inner {
     pub(crate) leeway_secs: u64,
     pub(crate) https: Option<HttpsPolicy>,
     pub(crate) wall_clock: crate::extend::WallClock,
+    pub(crate) revocations: Arc<dyn crate::revocation::RevocationStore>,
 }
 
 impl fmt::Debug for Security {
@@ -292,6 +293,7 @@ pub struct SecurityBuilder {
     replay_max_lifetime: Option<Duration>,
     https: Option<HttpsSettings>,
     wall_clock: Option<crate::extend::WallClock>,
+    revocations: Option<Arc<dyn crate::revocation::RevocationStore>>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -539,6 +541,20 @@ impl SecurityBuilder {
     /// ```
     pub fn nonce_store(mut self, store: Arc<dyn NonceStore>) -> Self {
         self.nonces = Some(store);
+        self
+    }
+
+    /// Where revoked token ids are kept (default: in memory, 100,000 entries); see
+    /// [`Security::revoke`]. Share one store between instances (Redis) so that a
+    /// revocation applies everywhere.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .revocation_store(Arc::new(secure_api_runtime::MemoryRevocationStore::new(10_000)));
+    /// ```
+    pub fn revocation_store(mut self, store: Arc<dyn crate::revocation::RevocationStore>) -> Self {
+        self.revocations = Some(store);
         self
     }
 
@@ -884,6 +900,11 @@ impl SecurityBuilder {
             leeway_secs: leeway.as_secs(),
             https,
             wall_clock: self.wall_clock.unwrap_or_default(),
+            revocations: self.revocations.unwrap_or_else(|| {
+                Arc::new(crate::revocation::MemoryRevocationStore::new(
+                    crate::revocation::DEFAULT_REVOCATION_CAPACITY,
+                ))
+            }),
         })))
     }
 }
