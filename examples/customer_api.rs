@@ -13,7 +13,8 @@
 //! - `SECURE_API_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `SECURE_API_JWT_SECRET`: HS256 secret (at least 32 bytes). When unset, a random secret
 //!   is generated and sample viewer, editor and admin tokens are printed with curl lines.
-//! - `SECURE_API_REDIS_URL`: keep throttling, replay and idempotency state in this Redis
+//! - `SECURE_API_REDIS_URL`: keep throttling, replay, idempotency and revoked-token state
+//!   in this Redis
 //!   (`redis://host:port/`),
 //!   shared by every instance. Unset: in memory.
 //! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
@@ -841,9 +842,10 @@ async fn with_redis(
         .connect()
         .await
         .map_err(|e| StartupError(format!("SECURE_API_REDIS_URL: {}", e.message())))?;
-    tracing::info!("throttling, replay and idempotency state in Redis");
+    tracing::info!("throttling, replay, idempotency and revocation state in Redis");
     Ok(builder
         .nonce_store(std::sync::Arc::new(store.nonce_store()))
+        .revocation_store(std::sync::Arc::new(store.revocation_store()))
         .idempotency_store(std::sync::Arc::new(
             store.idempotency_store(Duration::from_secs(24 * 3600)),
         ))
