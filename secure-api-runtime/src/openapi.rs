@@ -206,7 +206,10 @@ pub async fn secure_openapi_with(
                 RouteCoverage::Guarded(policy) => {
                     describe(operation, policy, options.oauth2.is_some());
                     for scope in policy.scopes() {
-                        let description = options.descriptions.get(*scope).map_or(*scope, String::as_str);
+                        let description = options
+                            .descriptions
+                            .get(*scope)
+                            .map_or(*scope, String::as_str);
                         scopes.insert((*scope).to_owned(), description.to_owned());
                     }
                 }

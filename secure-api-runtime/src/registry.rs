@@ -183,7 +183,11 @@ fn lifecycle(policy: &Policy) -> String {
 
 /// The scopes as one table cell: `a+b` when all are required, `a|b` when one suffices.
 fn scope_cell(policy: &Policy) -> String {
-    let separator = if policy.any_scope_suffices() { "|" } else { "+" };
+    let separator = if policy.any_scope_suffices() {
+        "|"
+    } else {
+        "+"
+    };
     policy.scopes().join(separator)
 }
 

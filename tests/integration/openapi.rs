@@ -160,7 +160,10 @@ async fn security_requirements_list_the_routes_scopes() {
             { BEARER_SCHEME: ["customers:admin"] }
         ])
     );
-    assert_eq!(statuses(&json, "/write", "get"), ["200", "400", "401", "403"]);
+    assert_eq!(
+        statuses(&json, "/write", "get"),
+        ["200", "400", "401", "403"]
+    );
     // Without options, bearer JWT is the only scheme.
     let schemes = json["components"]["securitySchemes"].as_object().unwrap();
     assert_eq!(schemes.keys().collect::<Vec<_>>(), [BEARER_SCHEME]);

@@ -118,7 +118,12 @@ async fn unusable_ids_cannot_be_revoked_and_are_refused() {
     let security = security();
     let app = app_with(&security);
     assert!(security.revoke("", exp_in(600)).await.is_err());
-    assert!(security.revoke(&"x".repeat(257), exp_in(600)).await.is_err());
+    assert!(
+        security
+            .revoke(&"x".repeat(257), exp_in(600))
+            .await
+            .is_err()
+    );
     let long = editor(&"x".repeat(257));
     Req::get("/v1/me")
         .bearer(&long)
@@ -148,7 +153,11 @@ async fn a_store_that_cannot_answer_fails_closed() {
         .send(&app)
         .await;
     res.problem(503, "unavailable");
-    assert!(!res.text().contains("backend unreachable"), "{}", res.text());
+    assert!(
+        !res.text().contains("backend unreachable"),
+        "{}",
+        res.text()
+    );
     assert!(security.revoke("t-1", exp_in(600)).await.is_err());
     // A token without an id has nothing to look up.
     let res = Req::get("/v1/customers")

@@ -77,12 +77,7 @@ async fn a_missing_scope_is_403_naming_the_required_scopes() {
 #[tokio::test]
 async fn scope_requires_every_listed_scope() {
     let app = app();
-    let editor = |scope: &str| {
-        Claims::new("e")
-            .roles(["editor"])
-            .scope(scope)
-            .hs256()
-    };
+    let editor = |scope: &str| Claims::new("e").roles(["editor"]).scope(scope).hs256();
     let res = Req::get("/both")
         .bearer(&editor("customers:write customers:read"))
         .send(&app)
@@ -134,7 +129,9 @@ async fn scp_as_an_array_or_a_string_grants_scopes() {
         let res = Req::get("/write").bearer(&token).send(&app).await;
         assert_eq!(res.status, 200, "{scp}: {}", res.text());
     }
-    let token = Claims::new("s").set("scp", json!(["customers:read"])).hs256();
+    let token = Claims::new("s")
+        .set("scp", json!(["customers:read"]))
+        .hs256();
     Req::get("/write")
         .bearer(&token)
         .send(&app)
@@ -210,7 +207,10 @@ async fn the_inventory_lists_each_routes_scopes() {
         .iter()
         .find(|e| e["handler"] == "integration::scopes::read_or_admin")
         .unwrap();
-    assert_eq!(entry["scopes"], json!(["customers:read", "customers:admin"]));
+    assert_eq!(
+        entry["scopes"],
+        json!(["customers:read", "customers:admin"])
+    );
     assert_eq!(entry["scopes_match"], "any");
     let table = inventory.to_string();
     assert!(table.lines().next().unwrap().contains("SCOPES"), "{table}");
@@ -256,12 +256,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Checks {
 #[tokio::test]
 async fn audit_events_say_which_check_refused() {
     let checks = Checks::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::registry().with(checks.clone()),
-    );
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(checks.clone()));
     let app = app();
     let cases = [
-        (Claims::new("v").roles(["viewer"]).scope("customers:read customers:write").hs256(), "role"),
+        (
+            Claims::new("v")
+                .roles(["viewer"])
+                .scope("customers:read customers:write")
+                .hs256(),
+            "role",
+        ),
         (Claims::new("a").roles(["admin"]).hs256(), "scope"),
         ("not-a-token".to_owned(), "authentication"),
     ];
