@@ -16,9 +16,8 @@
 //! - `SECURE_API_JWKS_URL` with `SECURE_API_JWT_ISSUER`: trust RS256, ES256 and EdDSA
 //!   tokens of that issuer (audience `customer-api`) whose keys come from that JWKS,
 //!   instead of the HS256 secret. One without the other stops the start-up.
-//! - `SECURE_API_REDIS_URL`: keep throttling, replay and idempotency state in this Redis
-//!   (`redis://host:port/`),
-//!   shared by every instance. Unset: in memory.
+//! - `SECURE_API_REDIS_URL`: keep throttling, replay, idempotency and revoked-token state
+//!   in this Redis (`redis://host:port/`), shared by every instance. Unset: in memory.
 //! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
 //!   believed (`10.0.0.0/8,2001:db8::/32`). Unset: the client is the socket peer.
 //!
@@ -29,7 +28,9 @@
 //! `roles` (array), optional `scope` and `jti`. Roles: `admin` > `editor` > `viewer`.
 //!
 //! Observability: `GET /metrics` (role admin) serves Prometheus text, `GET /openapi.json`
-//! (public) the OpenAPI 3.1 document of every route, audit events go to the log target
+//! (public) the OpenAPI 3.1 document of every route, `GET /docs` (public) an interactive
+//! page rendering it (served with its script and stylesheet by this app, under a CSP that
+//! allows only this origin), audit events go to the log target
 //! `secure_api::audit`, and `--print-policies` (`--print-policies=json`) prints the policy
 //! inventory and exits.
 //! On `POST /v1/transfers` a token's `jti` is single-use.
@@ -213,6 +214,45 @@ async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+// The interactive API documentation: a page of our own and its script and stylesheet,
+// served by this app (no CDN). The relaxed header profile is for pages; this CSP narrows
+// it to this origin's scripts, styles and requests, with no inline script or style.
+policy!(DOCS: public, headers = "relaxed", csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+
+const DOCS_HTML: &str = include_str!("assets/docs/index.html");
+const DOCS_JS: &str = include_str!("assets/docs/docs.js");
+const DOCS_CSS: &str = include_str!("assets/docs/docs.css");
+
+/// The interactive documentation page, rendering `/openapi.json`.
+#[secure(policy = DOCS)]
+async fn docs_page() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DOCS_HTML,
+    )
+}
+
+/// The documentation page's script.
+#[secure(policy = DOCS)]
+async fn docs_script() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        DOCS_JS,
+    )
+}
+
+/// The documentation page's stylesheet.
+#[secure(policy = DOCS)]
+async fn docs_style() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        DOCS_CSS,
+    )
+}
+
 /// Moves money: each token's `jti` may be used once here.
 #[secure(role = "editor", validate, replay)]
 async fn create_transfer(
@@ -270,6 +310,9 @@ fn app(security: &Security, state: AppState) -> Router {
         )
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs_page))
+        .route("/docs/docs.js", get(docs_script))
+        .route("/docs/docs.css", get(docs_style))
         .route("/v1/transfers", post(create_transfer))
         .route("/v0/customers", get(list_customers_v0))
         .route("/v0/export", get(export_v0))
@@ -556,6 +599,30 @@ fn openapi_base() -> OpenApi {
                         ObjectBuilder::new().schema_type(SchemaType::Type(Type::Object)),
                     ),
                 ),
+            ),
+        )
+        .path(
+            "/docs",
+            PathItem::new(
+                HttpMethod::Get,
+                op("docs", "Interactive documentation of this API")
+                    .response("200", ok("The documentation page.", "text/html", string())),
+            ),
+        )
+        .path(
+            "/docs/docs.js",
+            PathItem::new(
+                HttpMethod::Get,
+                op("docs_script", "Script of the documentation page")
+                    .response("200", ok("JavaScript.", "text/javascript", string())),
+            ),
+        )
+        .path(
+            "/docs/docs.css",
+            PathItem::new(
+                HttpMethod::Get,
+                op("docs_style", "Stylesheet of the documentation page")
+                    .response("200", ok("CSS.", "text/css", string())),
             ),
         )
         .build();
@@ -891,9 +958,10 @@ async fn with_redis(
         .connect()
         .await
         .map_err(|e| StartupError(format!("SECURE_API_REDIS_URL: {}", e.message())))?;
-    tracing::info!("throttling, replay and idempotency state in Redis");
+    tracing::info!("throttling, replay, idempotency and revocation state in Redis");
     Ok(builder
         .nonce_store(std::sync::Arc::new(store.nonce_store()))
+        .revocation_store(std::sync::Arc::new(store.revocation_store()))
         .idempotency_store(std::sync::Arc::new(
             store.idempotency_store(Duration::from_secs(24 * 3600)),
         ))

@@ -17,6 +17,8 @@ pub(crate) const KEYS: &[&str] = &[
     "public",
     "role",
     "any_role",
+    "scope",
+    "any_scope",
     "rate",
     "rate_key",
     "on_store_error",
@@ -71,6 +73,14 @@ pub(crate) struct RoleList {
     pub(crate) roles: Vec<LitStr>,
 }
 
+/// `scope = "a"`, `scope = ["a", "b"]` or `any_scope = [...]`: the value's span (for "empty
+/// list") and each literal (for its own errors).
+#[derive(Debug, Clone)]
+pub(crate) struct ScopeList {
+    pub(crate) span: Span,
+    pub(crate) scopes: Vec<LitStr>,
+}
+
 /// The arguments as written, typed but not yet checked against each other. A key whose value
 /// had the wrong kind is absent here; its error is already recorded.
 #[derive(Debug, Default)]
@@ -78,6 +88,10 @@ pub(crate) struct Args {
     pub(crate) public: Option<Keyed<()>>,
     pub(crate) role: Option<Keyed<LitStr>>,
     pub(crate) any_role: Option<Keyed<RoleList>>,
+    /// `scope`: every one of these scopes is required.
+    pub(crate) scope: Option<Keyed<ScopeList>>,
+    /// `any_scope`: one of these scopes suffices.
+    pub(crate) any_scope: Option<Keyed<ScopeList>>,
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
@@ -527,7 +541,73 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 ));
             }
         }
+        "scope" | "any_scope" => set_scope(args, name, &key, value, position, errors),
         _ => unreachable_key(name, &key, errors),
+    }
+}
+
+/// `scope = "a"`, `scope = ["a", "b"]`, `any_scope = ["a", "b"]`.
+fn set_scope(
+    args: &mut Args,
+    name: &str,
+    key: &Ident,
+    value: Option<(Token![=], Expr)>,
+    position: usize,
+    errors: &mut Errors,
+) {
+    let example = example(name);
+    let Some((_, value)) = value else {
+        errors.at(
+            key.span(),
+            format_args!("`{name}` needs a value, such as `{example}`"),
+        );
+        return;
+    };
+    let elems: Vec<&Expr> = match (&value, string_literal(&value)) {
+        (_, Some(_)) if name == "scope" => vec![&value],
+        (Expr::Array(ExprArray { elems, .. }), None) => elems.iter().collect(),
+        _ => {
+            let what = if name == "scope" {
+                "a string literal or an array of string literals"
+            } else {
+                "an array of string literals"
+            };
+            errors.spanned(
+                &value,
+                format_args!("`{name}` expects {what}, such as `{example}`"),
+            );
+            return;
+        }
+    };
+    let mut scopes = Vec::with_capacity(elems.len());
+    let mut all_strings = true;
+    for elem in elems {
+        match string_literal(elem) {
+            Some(lit) => scopes.push(lit),
+            None => {
+                all_strings = false;
+                errors.spanned(
+                    elem,
+                    "a scope must be a string literal, such as `\"customers:write\"`",
+                );
+            }
+        }
+    }
+    if !all_strings {
+        return;
+    }
+    let list = Keyed::new(
+        key,
+        position,
+        ScopeList {
+            span: value.span(),
+            scopes,
+        },
+    );
+    if name == "scope" {
+        args.scope = Some(list);
+    } else {
+        args.any_scope = Some(list);
     }
 }
 
@@ -537,6 +617,8 @@ fn example(name: &str) -> &'static str {
         "public" => "public",
         "role" => "role = \"admin\"",
         "any_role" => "any_role = [\"editor\", \"auditor\"]",
+        "scope" => "scope = \"customers:write\"",
+        "any_scope" => "any_scope = [\"customers:read\", \"customers:admin\"]",
         "rate" => "rate = \"100/15m\"",
         "rate_key" => "rate_key = \"ip\"",
         "on_store_error" => "on_store_error = \"open\"",
@@ -724,7 +806,8 @@ mod tests {
         assert_eq!(suggestion("anyrole"), Some("any_role"));
         assert_eq!(suggestion("Public"), Some("public"));
         assert_eq!(suggestion("rates"), Some("rate"));
-        assert_eq!(suggestion("scope"), None);
+        assert_eq!(suggestion("scopes"), Some("scope"));
+        assert_eq!(suggestion("permission"), None);
         assert_eq!(suggestion("x"), None);
     }
 
@@ -767,6 +850,45 @@ mod tests {
         assert!(errors[2].contains("`any_role` expects an array"));
         assert!(errors[3].contains("`crate` expects a string literal"));
         assert!(args.role.is_none() && args.rate.is_none() && args.any_role.is_none());
+    }
+
+    #[test]
+    fn scopes_parse_from_a_string_or_an_array() {
+        let (args, errors) = parse(parse_quote!(scope = "a:w", any_scope = ["b", "c"]));
+        assert!(errors.is_empty(), "{errors:?}");
+        let scope: Vec<String> = args
+            .scope
+            .unwrap()
+            .value
+            .scopes
+            .iter()
+            .map(LitStr::value)
+            .collect();
+        assert_eq!(scope, ["a:w"]);
+        let any: Vec<String> = args
+            .any_scope
+            .unwrap()
+            .value
+            .scopes
+            .iter()
+            .map(LitStr::value)
+            .collect();
+        assert_eq!(any, ["b", "c"]);
+        let (args, errors) = parse(parse_quote!(scope = ["a", "b"]));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.scope.unwrap().value.scopes.len(), 2);
+        let (args, errors) = parse(parse_quote!(any_scope = "a", scope = 5, scope));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].contains("`any_scope` expects an array"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("`scope` expects a string literal or an array"),
+            "{errors:?}"
+        );
+        assert!(errors[2].contains("duplicate key `scope`"), "{errors:?}");
+        assert!(args.any_scope.is_none() && args.scope.is_none());
     }
 
     #[test]

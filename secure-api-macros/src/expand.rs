@@ -42,6 +42,17 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
         Access::AnyOf(roles) => quote!(.any_of_roles(&[#(#roles),*])),
         Access::Public | Access::Authenticated => TokenStream::new(),
     };
+    let scopes = match &model.scopes {
+        Some(scopes) if scopes.any => {
+            let list = &scopes.list;
+            quote!(.any_of_scopes(&[#(#list),*]))
+        }
+        Some(scopes) => {
+            let list = &scopes.list;
+            quote!(.all_of_scopes(&[#(#list),*]))
+        }
+        None => TokenStream::new(),
+    };
     let rates = if model.rates.is_empty() {
         TokenStream::new()
     } else {
@@ -116,6 +127,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                     ::core::concat!(::core::module_path!(), "::", #handler_name)
                 )
                 #roles
+                #scopes
                 #rates
                 #rate_key
                 #store_failure

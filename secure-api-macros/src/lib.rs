@@ -74,6 +74,24 @@ use proc_macro::TokenStream;
 /// `public` cannot be combined with `role` or `any_role`, nor `role` with `any_role`. Role
 /// names cannot be empty or contain whitespace.
 ///
+/// ## `scope = "..."` or `scope = [...]`, `any_scope = [...]`
+///
+/// OAuth2 scopes the token must carry (its `scope` claim, space-separated, or `scp`, an
+/// array or a string): `scope` requires every one listed, `any_scope` one of them; the two
+/// cannot be combined, nor given with `public`. They are checked after the roles, and both
+/// must hold. A shortfall is 403 with
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="<the scopes>"`. Each scope
+/// must be an RFC 6749 scope token (visible ASCII without `"`, `\` or spaces), listed once;
+/// when `secure-api.roles` declares scopes, each must be declared.
+///
+/// ```ignore
+/// #[secure(role = "editor", scope = "customers:write")]
+/// async fn create(Json(new): Json<NewCustomer>) -> StatusCode { /* ... */ }
+///
+/// #[secure(any_scope = ["customers:read", "customers:admin"])]
+/// async fn list() -> Json<Vec<Customer>> { /* ... */ }
+/// ```
+///
 /// ## `rate = "N/PERIOD"`
 ///
 /// At most `N` requests, as a burst of `N` replenished evenly over `PERIOD`. `N` is a

@@ -79,6 +79,8 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         public: _,
         role: _,
         any_role: _,
+        scope: _,
+        any_scope: _,
         rate: _,
         validate: _,
         krate: _,
@@ -144,6 +146,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
             )*
         };
     }
+    scopes(&mut handler, policy.scope, policy.any_scope, at);
     inherit!(
         rate,
         validate,
@@ -169,6 +172,20 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
     guards.append(&mut handler.guards);
     handler.guards = guards;
     handler
+}
+
+/// The policy's scope key, unless the handler gives one of its own: like the role keys,
+/// `scope` and `any_scope` replace each other rather than combine.
+fn scopes(
+    handler: &mut Args,
+    scope: Option<Keyed<crate::args::ScopeList>>,
+    any_scope: Option<Keyed<crate::args::ScopeList>>,
+    at: Span,
+) {
+    if handler.scope.is_none() && handler.any_scope.is_none() {
+        handler.scope = scope.map(|k| from_policy(k, at));
+        handler.any_scope = any_scope.map(|k| from_policy(k, at));
+    }
 }
 
 fn conflict_message(ours: &str, theirs: &str, policy: &str) -> String {
@@ -251,6 +268,20 @@ mod tests {
         assert_eq!(keys, ["ip_allow", "tenant"]);
         let value = &args.guards[1].fields[0].value;
         assert_eq!(quote::quote!(#value).to_string(), "\"b\"");
+    }
+
+    #[test]
+    fn scopes_of_a_policy_reach_the_handler_unless_it_gives_its_own() {
+        let (args, errors) = merged(parse_quote!(scope = "a"), parse_quote!(policy = P));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.scope.unwrap().value.scopes[0].value(), "a");
+        let (args, errors) = merged(
+            parse_quote!(scope = "a"),
+            parse_quote!(policy = P, any_scope = ["b"]),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(args.scope.is_none());
+        assert_eq!(args.any_scope.unwrap().value.scopes[0].value(), "b");
     }
 
     #[test]

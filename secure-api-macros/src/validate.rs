@@ -18,6 +18,13 @@ pub(crate) enum Access {
     AnyOf(Vec<LitStr>),
 }
 
+/// `scope` or `any_scope`, checked: the scopes, and whether one of them suffices.
+#[derive(Debug)]
+pub(crate) struct Scopes {
+    pub(crate) any: bool,
+    pub(crate) list: Vec<LitStr>,
+}
+
 /// `rate = "N/PERIOD"`, converted: `count` requests replenished over `period_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rate {
@@ -52,6 +59,8 @@ pub(crate) struct ValidatedArg {
 pub(crate) struct Model {
     pub(crate) krate: syn::Path,
     pub(crate) access: Access,
+    /// `scope` / `any_scope`, checked after the roles.
+    pub(crate) scopes: Option<Scopes>,
     pub(crate) rates: Vec<Rate>,
     pub(crate) validate: bool,
     pub(crate) validated_args: Vec<ValidatedArg>,
@@ -78,6 +87,7 @@ const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 /// no error was recorded, but it is always returned so that every check runs.
 pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
     let access = access(&args, errors);
+    let scopes = scopes(&args, errors);
     let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
     let rates = args
         .rate
@@ -131,6 +141,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     Model {
         krate,
         access,
+        scopes,
         rate_key,
         store_open,
         rates,
@@ -532,6 +543,89 @@ fn access(args: &Args, errors: &mut Errors) -> Access {
     }
 }
 
+/// `scope` and `any_scope`: RFC 6749 scope tokens, not on a public route, not both, not
+/// empty, no repeats and, when the application declares scopes, declared ones.
+fn scopes(args: &Args, errors: &mut Errors) -> Option<Scopes> {
+    let (list, any) = match (&args.scope, &args.any_scope) {
+        (Some(scope), Some(any_scope)) => {
+            errors.at(
+                later(scope, any_scope).span(),
+                "`scope` and `any_scope` cannot be combined: `scope` requires every scope it lists, `any_scope` one of those it lists; choose one",
+            );
+            return None;
+        }
+        (Some(scope), None) => (scope, false),
+        (None, Some(any_scope)) => (any_scope, true),
+        (None, None) => return None,
+    };
+    let name = if any { "any_scope" } else { "scope" };
+    if let Some(public) = &args.public {
+        errors.at(
+            later(public, list).span(),
+            format_args!(
+                "`public` cannot be combined with `{name}`: a public handler does not authenticate, so there is no token whose scopes could be checked"
+            ),
+        );
+    }
+    if list.value.scopes.is_empty() {
+        errors.at(
+            list.value.span,
+            format_args!(
+                "`{name}` needs at least one scope, such as `{name} = [\"customers:read\"]`; for no scope condition leave out the key"
+            ),
+        );
+    }
+    let declared = args.declared.as_ref().filter(|d| !d.scopes.is_empty());
+    let mut seen: Vec<String> = Vec::new();
+    let mut scopes = Vec::new();
+    for scope in &list.value.scopes {
+        let value = scope.value();
+        if !is_scope_token(&value) {
+            errors.at(
+                scope.span(),
+                format_args!(
+                    "{value:?} is not a scope: a scope is one or more visible ASCII characters other than `\"` and `\\` and no spaces (RFC 6749, section 3.3), such as \"customers:write\"; give several scopes as a list, `{name} = [\"a\", \"b\"]`"
+                ),
+            );
+            continue;
+        }
+        if seen.contains(&value) {
+            errors.at(
+                scope.span(),
+                format_args!("scope `{value}` is listed twice in `{name}`"),
+            );
+            continue;
+        }
+        if let Some(declared) = declared
+            && !declared.scopes.contains(&value)
+        {
+            let all = crate::declared::list(&declared.scopes);
+            let file = crate::declared::FILE;
+            match crate::declared::closest(&value, &declared.scopes) {
+                Some(close) => errors.at(
+                    scope.span(),
+                    format_args!("scope `{value}` is not declared in {file}: did you mean `{close}`? The declared scopes are {all}"),
+                ),
+                None => errors.at(
+                    scope.span(),
+                    format_args!("scope `{value}` is not declared in {file}: the declared scopes are {all}; declare it there (`scopes {value}`) if it is new"),
+                ),
+            }
+        }
+        seen.push(value);
+        scopes.push(scope.clone());
+    }
+    Some(Scopes { any, list: scopes })
+}
+
+/// RFC 6749 3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+pub(crate) fn is_scope_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
 /// A role named in an attribute must be one the application declared.
 pub(crate) fn check_declared_role(
     role: &LitStr,
@@ -913,6 +1007,44 @@ mod tests {
         let (_, errors) = build_from(parse_quote!(role = "a", any_role = ["b"]), item);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("`role` and `any_role` cannot be combined"));
+    }
+
+    #[test]
+    fn scopes_are_checked_tokens() {
+        let item: TokenStream = parse_quote!(
+            async fn f() {}
+        );
+        let (model, errors) = build_from(
+            parse_quote!(role = "editor", scope = ["customers:write", "a!#[]~"]),
+            item.clone(),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let scopes = model.scopes.unwrap();
+        assert!(!scopes.any);
+        assert_eq!(scopes.list.len(), 2);
+        let (model, errors) = build_from(parse_quote!(any_scope = ["a", "b"]), item.clone());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(model.scopes.unwrap().any);
+        let (_, errors) = build_from(
+            parse_quote!(scope = ["a b", "", "q\"", "é", "x", "x"]),
+            item.clone(),
+        );
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(
+            errors[..4].iter().all(|e| e.contains("is not a scope")),
+            "{errors:?}"
+        );
+        assert!(
+            errors[4].contains("scope `x` is listed twice"),
+            "{errors:?}"
+        );
+        let (_, errors) = build_from(parse_quote!(public, scope = "a"), item.clone());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("`public` cannot be combined with `scope`"));
+        let (_, errors) = build_from(parse_quote!(scope = "a", any_scope = ["b"]), item.clone());
+        assert!(errors[0].contains("`scope` and `any_scope` cannot be combined"));
+        let (_, errors) = build_from(parse_quote!(any_scope = []), item);
+        assert!(errors[0].contains("`any_scope` needs at least one scope"));
     }
 
     #[test]

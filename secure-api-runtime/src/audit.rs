@@ -11,6 +11,7 @@
 //! | `route` | the route as mounted (`/v1/customers/{id}`), never the raw URL |
 //! | `policy` | the handler's path (`app::delete_customer`) |
 //! | `stage` | `guard`, or `input` for a refusal of a validated/decoded argument |
+//! | `check` | on a guard's refusal, the check that refused: `sunset`, `query`, `global_rate_limit`, `authentication`, `revocation`, `role`, `scope`, `rate_limit`, `guard`, `replay` or `idempotency`; else empty |
 //! | `outcome` | `allowed` or `refused` |
 //! | `reason` | `ok`, or the problem's `code` (`invalid_token`, `rate_limited`...) |
 //! | `status` | the HTTP status of the decision (200 when allowed) |
@@ -242,6 +243,8 @@ pub(crate) struct AuditContext {
     pub(crate) principal: Option<Arc<str>>,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) auth_scheme: &'static str,
+    /// The guard's check that refused the request, once one has.
+    pub(crate) check: &'static str,
 }
 
 impl AuditContext {
@@ -257,7 +260,18 @@ impl AuditContext {
             principal: None,
             client_ip,
             auth_scheme: auth_scheme(&parts.headers),
+            check: "",
         }
+    }
+
+    /// Notes which check refused, passing the refusal on.
+    pub(crate) fn refused_by(
+        &mut self,
+        check: &'static str,
+        error: SecurityError,
+    ) -> SecurityError {
+        self.check = check;
+        error
     }
 }
 
@@ -309,6 +323,7 @@ pub(crate) fn record(
         route = &*ctx.route,
         policy = ctx.policy,
         stage,
+        check = ctx.check,
         outcome,
         reason,
         status,

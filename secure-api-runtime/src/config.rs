@@ -147,6 +147,7 @@ pub(crate) struct Inner {
     pub(crate) leeway_secs: u64,
     pub(crate) https: Option<HttpsPolicy>,
     pub(crate) wall_clock: crate::extend::WallClock,
+    pub(crate) revocations: Arc<dyn crate::revocation::RevocationStore>,
 }
 
 impl fmt::Debug for Security {
@@ -297,6 +298,7 @@ pub struct SecurityBuilder {
     verified_token_cache: Option<usize>,
     #[cfg(feature = "introspection")]
     introspection: Option<crate::introspection::Introspection>,
+    revocations: Option<Arc<dyn crate::revocation::RevocationStore>>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -544,6 +546,20 @@ impl SecurityBuilder {
     /// ```
     pub fn nonce_store(mut self, store: Arc<dyn NonceStore>) -> Self {
         self.nonces = Some(store);
+        self
+    }
+
+    /// Where revoked token ids are kept (default: in memory, 100,000 entries); see
+    /// [`Security::revoke`]. Share one store between instances (Redis) so that a
+    /// revocation applies everywhere.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .revocation_store(Arc::new(secure_api_runtime::MemoryRevocationStore::new(10_000)));
+    /// ```
+    pub fn revocation_store(mut self, store: Arc<dyn crate::revocation::RevocationStore>) -> Self {
+        self.revocations = Some(store);
         self
     }
 
@@ -992,6 +1008,11 @@ impl SecurityBuilder {
             leeway_secs: leeway.as_secs(),
             https,
             wall_clock: self.wall_clock.unwrap_or_default(),
+            revocations: self.revocations.unwrap_or_else(|| {
+                Arc::new(crate::revocation::MemoryRevocationStore::new(
+                    crate::revocation::DEFAULT_REVOCATION_CAPACITY,
+                ))
+            }),
         })))
     }
 }

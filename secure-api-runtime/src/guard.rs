@@ -6,8 +6,10 @@
 //! 1. refuse credentials in the query string (400);
 //! 2. the global limits of the `Security`, keyed by client IP (429, or 503 when the store
 //!    is down and the limit fails closed);
-//! 3. on non-public routes, authenticate the bearer token (401 / 400);
-//! 4. authorize: one of the policy's roles, through the hierarchy (403);
+//! 3. on non-public routes, authenticate the bearer token (401 / 400), then refuse a
+//!    token whose `jti` was revoked (401; 503 when the revocation store is down);
+//! 4. authorize: one of the policy's roles, through the hierarchy, then its scopes, all
+//!    of them (`scope`) or one (`any_scope`) (403);
 //! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503);
 //! 6. custom guards, in the order the attribute lists them, then the ownership check
 //!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck));
@@ -137,7 +139,7 @@ impl Security {
         parts: &mut Parts,
         ctx: &mut AuditContext,
     ) -> Result<Option<Ticket>, SecurityError> {
-        check_sunset(policy)?;
+        check_sunset(policy).map_err(|e| ctx.refused_by("sunset", e))?;
         let principal = self.enforce(policy, policy_id, parts, ctx).await?;
         if let Some(principal) = &principal {
             parts.extensions.insert(principal.clone());
@@ -145,16 +147,20 @@ impl Security {
         let mut request = crate::extend::GuardRequest::new(parts, policy.handler());
         P::run_checks(&mut request)
             .await
-            .map_err(|error| error.with_realm(self.0.realm.clone()))?;
+            .map_err(|error| ctx.refused_by("guard", error.with_realm(self.0.realm.clone())))?;
         if policy.requires_single_use_tokens() {
             let Some(principal) = &principal else {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
-            check_single_use(self, principal).await?;
+            check_single_use(self, principal)
+                .await
+                .map_err(|e| ctx.refused_by("replay", e))?;
         }
         if policy.is_idempotent() {
-            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts).await
+            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)
+                .await
+                .map_err(|e| ctx.refused_by("idempotency", e))
         } else {
             Ok(None)
         }
@@ -291,13 +297,18 @@ impl Security {
                 handler = policy.handler(),
                 "request refused: credentials in the query string"
             );
-            return Err(realm(SecurityError::invalid_request(
-                "Credentials must not be sent in the URL.",
-            )));
+            return Err(ctx.refused_by(
+                "query",
+                realm(SecurityError::invalid_request(
+                    "Credentials must not be sent in the URL.",
+                )),
+            ));
         }
 
         // Cheap and keyed by address: bounds what one client can make the server verify.
-        self.throttle_global(policy, parts).await?;
+        self.throttle_global(policy, parts)
+            .await
+            .map_err(|e| ctx.refused_by("global_rate_limit", e))?;
 
         let principal = if policy.is_public() {
             None
@@ -308,8 +319,13 @@ impl Security {
                 Err(refusal) => Err(refusal),
             };
             audit::record_authentication_time(&ctx.route, started.elapsed());
-            let principal = authenticated.map_err(realm)?;
+            let principal =
+                authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
             ctx.principal = Some(principal.subject().into());
+            // Right after authentication, whether the token was verified now or cached.
+            self.check_revocation(&principal)
+                .await
+                .map_err(|e| ctx.refused_by("revocation", realm(e)))?;
             let roles = policy.roles();
             if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
                 tracing::info!(
@@ -318,15 +334,31 @@ impl Security {
                     subject = principal.subject(),
                     "request refused: missing role"
                 );
-                return Err(realm(
-                    SecurityError::forbidden().with_required_scope(roles.join(" ")),
+                return Err(ctx.refused_by(
+                    "role",
+                    realm(SecurityError::forbidden().with_required_scope(roles.join(" "))),
+                ));
+            }
+            if !policy.scopes_satisfied_by(|scope| principal.has_scope(scope)) {
+                tracing::info!(
+                    target: "secure_api::auth",
+                    handler = policy.handler(),
+                    subject = principal.subject(),
+                    "request refused: missing scope"
+                );
+                return Err(ctx.refused_by(
+                    "scope",
+                    realm(
+                        SecurityError::forbidden().with_required_scope(policy.scopes().join(" ")),
+                    ),
                 ));
             }
             Some(principal)
         };
 
         self.throttle_route(policy, principal.as_ref(), parts)
-            .await?;
+            .await
+            .map_err(|e| ctx.refused_by("rate_limit", e))?;
         Ok(principal)
     }
 }

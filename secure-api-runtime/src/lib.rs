@@ -73,6 +73,7 @@ mod rbac;
 mod redact;
 mod registry;
 mod replay;
+mod revocation;
 pub mod routing;
 mod store;
 mod throttle;
@@ -127,6 +128,8 @@ pub use ratelimit_headers::RateLimitHeaders;
 pub use rbac::{RoleHierarchy, RoleHierarchyError};
 pub use redact::{REQUEST_LOG_TARGET, RedactedHeaders, redact_query};
 #[cfg(feature = "redis")]
+pub use redis_store::RedisRevocationStore;
+#[cfg(feature = "redis")]
 pub use redis_store::{
     DEFAULT_REDIS_TIMEOUT, RedisIdempotencyStore, RedisNonceStore, RedisStore, RedisStoreBuilder,
 };
@@ -138,6 +141,7 @@ pub use replay::{
     IdempotencyBegin, IdempotencyStore, MemoryIdempotencyStore, MemoryNonceStore, NonceStore,
     StoreResult, StoredResponse,
 };
+pub use revocation::{MemoryRevocationStore, RevocationStore};
 pub use routing::{SecureRouter, SecuredHandler};
 #[doc(hidden)]
 pub use serde as __serde;

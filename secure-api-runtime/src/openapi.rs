@@ -6,10 +6,14 @@
 //! written twice:
 //!
 //! - the `bearerAuth` security scheme (HTTP bearer, JWT) and, on every authenticated
-//!   operation, a security requirement naming it;
+//!   operation, a security requirement naming it with the route's scopes (one requirement
+//!   per scope when `any_scope` makes one suffice);
+//! - with [`OpenApiOptions::oauth2`], an OAuth2 security scheme whose flow lists every
+//!   scope the routes require, offered on each authenticated operation as an alternative
+//!   to `bearerAuth` with the same scopes (see [`secure_openapi_with`]);
 //! - the problem+json responses the guard and the validated extractors can give: 400 on
 //!   every operation (credentials in the URL, malformed requests), 401 on authenticated
-//!   ones, 403 when roles are required, 422/413/415 when there is a request body or
+//!   ones, 403 when roles or scopes are required, 422/413/415 when there is a request body or
 //!   validation, 429 (with `Retry-After`) when there are rate limits;
 //! - the `Problem` and `FieldError` schemas those responses use.
 //!
@@ -41,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use axum::Router;
@@ -50,7 +55,10 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    AuthorizationCode, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityRequirement,
+    SecurityScheme,
+};
 use utoipa::openapi::{Components, OpenApi, Ref, RefOr, Response};
 
 use crate::policy::Policy;
@@ -66,6 +74,67 @@ pub use utoipa;
 
 /// The name of the bearer JWT security scheme in `components.securitySchemes`.
 pub const BEARER_SCHEME: &str = "bearerAuth";
+
+/// The name of the OAuth2 security scheme that [`OpenApiOptions::oauth2`] declares.
+pub const OAUTH2_SCHEME: &str = "oauth2";
+
+/// What [`secure_openapi_with`] adds besides what the policies imply.
+///
+/// ```
+/// use secure_api_runtime::openapi::OpenApiOptions;
+/// let options = OpenApiOptions::new()
+///     .oauth2("https://auth.example.com/authorize", "https://auth.example.com/token")
+///     .scope_description("customers:write", "Create and delete customers");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OpenApiOptions {
+    oauth2: Option<(String, String)>,
+    descriptions: BTreeMap<String, String>,
+}
+
+impl OpenApiOptions {
+    /// No OAuth2 scheme: only `bearerAuth`, as [`secure_openapi`] does.
+    ///
+    /// ```
+    /// let options = secure_api_runtime::openapi::OpenApiOptions::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares the `oauth2` security scheme (authorization code flow) with the
+    /// application's authorization server: its flow lists every scope a route requires,
+    /// so tools can request them. `bearerAuth` stays declared and required as before; the
+    /// `oauth2` scheme is offered next to it on each authenticated operation.
+    ///
+    /// ```
+    /// let options = secure_api_runtime::openapi::OpenApiOptions::new()
+    ///     .oauth2("https://auth.example.com/authorize", "https://auth.example.com/token");
+    /// ```
+    pub fn oauth2(
+        mut self,
+        authorization_url: impl Into<String>,
+        token_url: impl Into<String>,
+    ) -> Self {
+        self.oauth2 = Some((authorization_url.into(), token_url.into()));
+        self
+    }
+
+    /// The description of a scope in the OAuth2 flow (default: the scope's name).
+    ///
+    /// ```
+    /// let options = secure_api_runtime::openapi::OpenApiOptions::new()
+    ///     .scope_description("customers:read", "Read customers");
+    /// ```
+    pub fn scope_description(
+        mut self,
+        scope: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.descriptions.insert(scope.into(), description.into());
+        self
+    }
+}
 
 /// Operations of a document that no `#[secure]` policy guards in the router (or that the
 /// router does not serve), as `METHOD /path`.
@@ -98,11 +167,28 @@ impl std::error::Error for UncoveredOperations {}
 /// let doc = secure_api_runtime::openapi::secure_openapi(doc, &router).await.unwrap();
 /// # }
 /// ```
-pub async fn secure_openapi(
+pub async fn secure_openapi(doc: OpenApi, router: &Router) -> Result<OpenApi, UncoveredOperations> {
+    secure_openapi_with(doc, router, &OpenApiOptions::new()).await
+}
+
+/// [`secure_openapi`] with options, such as an OAuth2 security scheme listing the
+/// routes' scopes.
+///
+/// ```
+/// # async fn demo(router: axum::Router, doc: utoipa::openapi::OpenApi) {
+/// use secure_api_runtime::openapi::{OpenApiOptions, secure_openapi_with};
+/// let options = OpenApiOptions::new()
+///     .oauth2("https://auth.example.com/authorize", "https://auth.example.com/token");
+/// let doc = secure_openapi_with(doc, &router, &options).await.unwrap();
+/// # }
+/// ```
+pub async fn secure_openapi_with(
     mut doc: OpenApi,
     router: &Router,
+    options: &OpenApiOptions,
 ) -> Result<OpenApi, UncoveredOperations> {
     let mut uncovered = Vec::new();
+    let mut scopes: BTreeMap<String, String> = BTreeMap::new();
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             (Method::GET, &mut item.get),
@@ -117,7 +203,16 @@ pub async fn secure_openapi(
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
             match policy_of(router, method.clone(), path).await {
-                RouteCoverage::Guarded(policy) => describe(operation, policy),
+                RouteCoverage::Guarded(policy) => {
+                    describe(operation, policy, options.oauth2.is_some());
+                    for scope in policy.scopes() {
+                        let description = options
+                            .descriptions
+                            .get(*scope)
+                            .map_or(*scope, String::as_str);
+                        scopes.insert((*scope).to_owned(), description.to_owned());
+                    }
+                }
                 RouteCoverage::Unguarded(_) | RouteCoverage::NoRoute => {
                     uncovered.push(format!("{method} {path}"));
                 }
@@ -137,6 +232,18 @@ pub async fn secure_openapi(
                 .build(),
         ),
     );
+    if let Some((authorization_url, token_url)) = &options.oauth2 {
+        components.security_schemes.insert(
+            OAUTH2_SCHEME.to_owned(),
+            SecurityScheme::OAuth2(OAuth2::new([Flow::AuthorizationCode(
+                AuthorizationCode::new(
+                    authorization_url.clone(),
+                    token_url.clone(),
+                    scopes.into_iter().collect::<Scopes>(),
+                ),
+            )])),
+        );
+    }
     components
         .schemas
         .insert("FieldError".to_owned(), RefOr::T(field_error_schema()));
@@ -165,7 +272,7 @@ const COMPONENT_RESPONSES: &[(&str, &str, bool)] = &[
     ),
     (
         "Forbidden",
-        "Authenticated, but without the required role (code `insufficient_scope`).",
+        "Authenticated, but without the required role or scopes (code `insufficient_scope`); `WWW-Authenticate` names what was required.",
         false,
     ),
     (
@@ -205,18 +312,38 @@ const COMPONENT_RESPONSES: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// The security requirements of an authenticated operation: one naming every scope, or,
+/// when one scope suffices, one per scope (requirements are alternatives); each for
+/// `bearerAuth` and, when declared, for `oauth2`.
+fn requirements(policy: &Policy, oauth2: bool) -> Vec<SecurityRequirement> {
+    let sets: Vec<Vec<&str>> = if policy.any_scope_suffices() {
+        policy.scopes().iter().map(|scope| vec![*scope]).collect()
+    } else {
+        vec![policy.scopes().to_vec()]
+    };
+    let schemes: &[&str] = if oauth2 {
+        &[BEARER_SCHEME, OAUTH2_SCHEME]
+    } else {
+        &[BEARER_SCHEME]
+    };
+    schemes
+        .iter()
+        .flat_map(|scheme| {
+            sets.iter()
+                .map(move |scopes| SecurityRequirement::new(*scheme, scopes.iter().copied()))
+        })
+        .collect()
+}
+
 /// Adds the policy's security requirement and problem responses to one operation.
-fn describe(operation: &mut Operation, policy: &Policy) {
+fn describe(operation: &mut Operation, policy: &Policy, oauth2: bool) {
     let has_body = operation.request_body.is_some();
     let mut statuses: Vec<(&str, &str)> = vec![("400", "BadRequest")];
     if !policy.is_public() {
         statuses.push(("401", "Unauthorized"));
-        operation.security = Some(vec![SecurityRequirement::new(
-            BEARER_SCHEME,
-            Vec::<String>::new(),
-        )]);
+        operation.security = Some(requirements(policy, oauth2));
     }
-    if !policy.roles().is_empty() {
+    if !policy.roles().is_empty() || !policy.scopes().is_empty() {
         statuses.push(("403", "Forbidden"));
     }
     if has_body {

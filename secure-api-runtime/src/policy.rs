@@ -191,7 +191,20 @@ pub struct Policy {
     rate_key: RateKeySource,
     on_store_error: StoreFailure,
     transport: RouteTransport,
+    scopes: ScopeRule,
 }
+
+/// The OAuth2 scopes a route requires: all of them, or any one.
+#[derive(Debug, Clone, Copy)]
+struct ScopeRule {
+    scopes: &'static [&'static str],
+    any: bool,
+}
+
+const NO_SCOPES: ScopeRule = ScopeRule {
+    scopes: &[],
+    any: false,
+};
 
 /// Replay, idempotency, deprecation and header settings of a route.
 #[derive(Debug, Clone, Copy)]
@@ -231,6 +244,7 @@ impl Policy {
             rate_key: RateKeySource::Default,
             on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
+            scopes: NO_SCOPES,
         }
     }
 
@@ -249,6 +263,7 @@ impl Policy {
             rate_key: RateKeySource::Default,
             on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
+            scopes: NO_SCOPES,
         }
     }
 
@@ -261,6 +276,66 @@ impl Policy {
     pub const fn any_of_roles(mut self, roles: &'static [&'static str]) -> Policy {
         self.roles = roles;
         self
+    }
+
+    /// Requires every one of `scopes` (the attribute's `scope`); checked after the roles.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::authenticated("h").all_of_scopes(&["customers:read", "customers:write"]);
+    /// assert_eq!(p.scopes().len(), 2);
+    /// assert!(!p.any_scope_suffices());
+    /// ```
+    pub const fn all_of_scopes(mut self, scopes: &'static [&'static str]) -> Policy {
+        self.scopes = ScopeRule { scopes, any: false };
+        self
+    }
+
+    /// Requires any one of `scopes` (the attribute's `any_scope`); checked after the roles.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::authenticated("h").any_of_scopes(&["customers:read", "customers:admin"]);
+    /// assert!(p.any_scope_suffices());
+    /// ```
+    pub const fn any_of_scopes(mut self, scopes: &'static [&'static str]) -> Policy {
+        self.scopes = ScopeRule { scopes, any: true };
+        self
+    }
+
+    /// The scopes the route requires (empty: no scope condition).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").scopes().is_empty());
+    /// ```
+    pub const fn scopes(&self) -> &'static [&'static str] {
+        self.scopes.scopes
+    }
+
+    /// Whether one of [`scopes`](Self::scopes) suffices (`any_scope`) rather than all of
+    /// them (`scope`).
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::authenticated("h").any_scope_suffices());
+    /// ```
+    pub const fn any_scope_suffices(&self) -> bool {
+        self.scopes.any
+    }
+
+    /// Whether a principal holding `granted` satisfies the route's scopes.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::authenticated("h").all_of_scopes(&["a", "b"]);
+    /// assert!(p.scopes_satisfied_by(|s| s == "a" || s == "b"));
+    /// assert!(!p.scopes_satisfied_by(|s| s == "a"));
+    /// ```
+    pub fn scopes_satisfied_by(&self, granted: impl Fn(&str) -> bool) -> bool {
+        let scopes = self.scopes.scopes;
+        if scopes.is_empty() {
+            true
+        } else if self.scopes.any {
+            scopes.iter().any(|s| granted(s))
+        } else {
+            scopes.iter().all(|s| granted(s))
+        }
     }
 
     /// Applies each of `rates`; a request must pass all of them.

@@ -130,6 +130,7 @@ impl PolicyInventory {
 
     /// The inventory as a JSON array, one object per policy: `handler`, `access`
     /// (`public` or `authenticated`), `auth` (accepted schemes), `roles` (any of),
+    /// `scopes` with `scopes_match` (`all` or `any`),
     /// `rates` (`count`, `period_secs`), `validate`.
     ///
     /// ```
@@ -148,6 +149,8 @@ fn policy_json(policy: &Policy) -> Value {
         "access": access_word(policy),
         "auth": auth_schemes(policy),
         "roles": policy.roles(),
+        "scopes": policy.scopes(),
+        "scopes_match": if policy.any_scope_suffices() { "any" } else { "all" },
         "rates": policy.rates().iter().map(|r| json!({
             "count": r.count(),
             "period_secs": r.period_secs(),
@@ -178,6 +181,16 @@ fn lifecycle(policy: &Policy) -> String {
     words.join(",")
 }
 
+/// The scopes as one table cell: `a+b` when all are required, `a|b` when one suffices.
+fn scope_cell(policy: &Policy) -> String {
+    let separator = if policy.any_scope_suffices() {
+        "|"
+    } else {
+        "+"
+    };
+    policy.scopes().join(separator)
+}
+
 fn access_word(policy: &Policy) -> &'static str {
     match policy.access() {
         Access::Public => "public",
@@ -197,11 +210,12 @@ impl fmt::Display for PolicyInventory {
             "ACCESS",
             "AUTH",
             "ROLES",
+            "SCOPES",
             "RATES",
             "VALIDATE",
             "LIFECYCLE",
         ];
-        let rows: Vec<[String; 7]> = self
+        let rows: Vec<[String; 8]> = self
             .iter()
             .map(|p| {
                 let or_dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
@@ -210,6 +224,7 @@ impl fmt::Display for PolicyInventory {
                     access_word(p).to_owned(),
                     or_dash(auth_schemes(p).join(",")),
                     or_dash(p.roles().join("|")),
+                    or_dash(scope_cell(p)),
                     or_dash(
                         p.rates()
                             .iter()

@@ -17,6 +17,8 @@ mod output;
 mod rbac;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod revocation;
+mod scopes;
 mod secrets;
 mod support;
 mod throttling;

@@ -602,6 +602,8 @@ fn every_secure_handler_is_in_the_inventory_with_its_policy() {
             "access": "authenticated",
             "auth": ["bearer"],
             "roles": ["editor"],
+            "scopes": [],
+            "scopes_match": "all",
             "rates": [{ "count": 5, "period_secs": 60 }],
             "validate": true,
             "replay": false,
@@ -623,6 +625,7 @@ fn every_secure_handler_is_in_the_inventory_with_its_policy() {
             "authenticated",
             "bearer",
             "editor|auditor",
+            "-",
             "-",
             "no",
             "-"

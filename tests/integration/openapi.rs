@@ -5,7 +5,10 @@ use secure_api::openapi::utoipa::openapi::request_body::RequestBodyBuilder;
 use secure_api::openapi::utoipa::openapi::{
     HttpMethod, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Response,
 };
-use secure_api::openapi::{BEARER_SCHEME, UncoveredOperations, secure_openapi};
+use secure_api::openapi::{
+    BEARER_SCHEME, OAUTH2_SCHEME, OpenApiOptions, UncoveredOperations, secure_openapi,
+    secure_openapi_with,
+};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -122,6 +125,89 @@ async fn operations_without_a_policy_are_refused() {
         UncoveredOperations(vec![
             "PUT /v1/customers/{id}".to_owned(),
             "GET /v1/undocumented-nowhere".to_owned(),
+        ])
+    );
+}
+
+fn scoped_document() -> OpenApi {
+    document(vec![
+        operation(HttpMethod::Get, "/write", false),
+        operation(HttpMethod::Get, "/both", false),
+        operation(HttpMethod::Get, "/either", false),
+    ])
+}
+
+#[tokio::test]
+async fn security_requirements_list_the_routes_scopes() {
+    let doc = secure_openapi(scoped_document(), &crate::scopes::app())
+        .await
+        .unwrap();
+    let json: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    let security = |path: &str| json["paths"][path]["get"]["security"].clone();
+    assert_eq!(
+        security("/write"),
+        json!([{ BEARER_SCHEME: ["customers:write"] }])
+    );
+    assert_eq!(
+        security("/both"),
+        json!([{ BEARER_SCHEME: ["customers:read", "customers:write"] }])
+    );
+    // Requirements are alternatives: one scope of the two suffices.
+    assert_eq!(
+        security("/either"),
+        json!([
+            { BEARER_SCHEME: ["customers:read"] },
+            { BEARER_SCHEME: ["customers:admin"] }
+        ])
+    );
+    assert_eq!(
+        statuses(&json, "/write", "get"),
+        ["200", "400", "401", "403"]
+    );
+    // Without options, bearer JWT is the only scheme.
+    let schemes = json["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(schemes.keys().collect::<Vec<_>>(), [BEARER_SCHEME]);
+}
+
+#[tokio::test]
+async fn an_oauth2_scheme_declares_every_scope_and_is_offered_next_to_bearer() {
+    let options = OpenApiOptions::new()
+        .oauth2(
+            "https://auth.example.com/authorize",
+            "https://auth.example.com/token",
+        )
+        .scope_description("customers:write", "Create and change customers");
+    let doc = secure_openapi_with(scoped_document(), &crate::scopes::app(), &options)
+        .await
+        .unwrap();
+    let json: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    let schemes = &json["components"]["securitySchemes"];
+    assert_eq!(
+        schemes[BEARER_SCHEME],
+        json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" })
+    );
+    assert_eq!(
+        schemes[OAUTH2_SCHEME],
+        json!({
+            "type": "oauth2",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": "https://auth.example.com/authorize",
+                    "tokenUrl": "https://auth.example.com/token",
+                    "scopes": {
+                        "customers:admin": "customers:admin",
+                        "customers:read": "customers:read",
+                        "customers:write": "Create and change customers"
+                    }
+                }
+            }
+        })
+    );
+    assert_eq!(
+        json["paths"]["/both"]["get"]["security"],
+        json!([
+            { BEARER_SCHEME: ["customers:read", "customers:write"] },
+            { OAUTH2_SCHEME: ["customers:read", "customers:write"] }
         ])
     );
 }

@@ -19,7 +19,7 @@ use crate::support::*;
 use crate::throttling_scale::{Model, arrivals, assert_window_bound, rates, throttle_routes};
 
 /// A `redis-server` of this test, killed when dropped.
-struct RedisServer {
+pub(crate) struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
@@ -34,7 +34,7 @@ fn free_port() -> u16 {
 }
 
 impl RedisServer {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_on(free_port())
     }
 
@@ -68,11 +68,11 @@ impl RedisServer {
         RedisServer { child, port, dir }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
@@ -86,7 +86,7 @@ impl RedisServer {
         self.port
     }
 
-    fn cli(&self, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
             .args(args)
@@ -104,7 +104,7 @@ impl Drop for RedisServer {
     }
 }
 
-const TIMEOUT: Duration = Duration::from_millis(200);
+pub(crate) const TIMEOUT: Duration = Duration::from_millis(200);
 
 /// How late a decision may come after the timeout on a loaded machine.
 const SLACK: Duration = Duration::from_millis(800);
