@@ -223,6 +223,24 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     println!("  secure / hand = {:.2} (target <= 1.00)", secure / hand);
 }
 
+fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
+    let n: usize = std::env::var("BENCH_PROFILE_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    for _ in 0..n {
+        match case {
+            "post/bare" => rt.block_on(send(&apps.bare, post(None, "/secured"), StatusCode::CREATED)),
+            "post/secure" => rt.block_on(send(&apps.secure, post(Some(token), "/secured"), StatusCode::CREATED)),
+            "post/hand" => rt.block_on(send(&apps.hand, post(Some(token), "/secured"), StatusCode::CREATED)),
+            "get/bare" => rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)),
+            "get/secure" => rt.block_on(send(&apps.secure, get(Some(token), "/secured/7"), StatusCode::OK)),
+            "get/hand" => rt.block_on(send(&apps.hand, get(Some(token), "/secured/7"), StatusCode::OK)),
+            other => panic!("unknown case {other}"),
+        }
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -230,6 +248,12 @@ fn main() {
     let token = apps::mint(SECRET, "alice", &["editor"], 3600).unwrap();
     let apps = apps();
     check(&rt, &apps, &token);
+    if let Ok(case) = std::env::var("BENCH_PROFILE") {
+        // One case in a loop and nothing else, for an instruction profiler:
+        // BENCH_PROFILE=post/secure valgrind --tool=callgrind target/release/deps/request-*
+        profile(&rt, &apps, &token, &case);
+        return;
+    }
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
