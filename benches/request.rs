@@ -82,14 +82,27 @@ fn apps() -> Apps {
 fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     rt.block_on(async {
         for (name, app) in [("secure", &apps.secure), ("hand", &apps.hand)] {
-            let res = app.clone().oneshot(post(Some(token), "/secured")).await.unwrap();
+            let res = app
+                .clone()
+                .oneshot(post(Some(token), "/secured"))
+                .await
+                .unwrap();
             assert_eq!(res.status(), StatusCode::CREATED, "{name}: POST /secured");
-            let res = app.clone().oneshot(get(Some(token), "/secured/7")).await.unwrap();
+            let res = app
+                .clone()
+                .oneshot(get(Some(token), "/secured/7"))
+                .await
+                .unwrap();
             assert_eq!(res.status(), StatusCode::OK, "{name}: GET /secured/7");
             let res = app.clone().oneshot(post(None, "/secured")).await.unwrap();
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}: no token");
         }
-        let res = apps.bare.clone().oneshot(post(None, "/secured")).await.unwrap();
+        let res = apps
+            .bare
+            .clone()
+            .oneshot(post(None, "/secured"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "bare POST");
     });
 }
@@ -97,7 +110,13 @@ fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
 fn request_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     let mut group = c.benchmark_group("request");
     group.bench_function("post/bare", |b| {
-        b.iter(|| rt.block_on(send(&apps.bare, post(None, "/secured"), StatusCode::CREATED)))
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.bare,
+                post(None, "/secured"),
+                StatusCode::CREATED,
+            ))
+        })
     });
     group.bench_function("post/secure", |b| {
         b.iter(|| {
@@ -121,10 +140,22 @@ fn request_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, apps: &Apps,
         b.iter(|| rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)))
     });
     group.bench_function("get/secure", |b| {
-        b.iter(|| rt.block_on(send(&apps.secure, get(Some(token), "/secured/7"), StatusCode::OK)))
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.secure,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            ))
+        })
     });
     group.bench_function("get/hand", |b| {
-        b.iter(|| rt.block_on(send(&apps.hand, get(Some(token), "/secured/7"), StatusCode::OK)))
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.hand,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            ))
+        })
     });
     let key = DecodingKey::from_secret(SECRET).unwrap();
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
@@ -145,7 +176,11 @@ fn stage_benches(c: &mut Criterion, token: &str) {
     let (parts, _) = request.into_parts();
     let mut group = c.benchmark_group("stages");
     group.bench_function("extract", |b| {
-        b.iter(|| secure_api::__entry::bearer_token(black_box(&parts)).unwrap().len())
+        b.iter(|| {
+            secure_api::__entry::bearer_token(black_box(&parts))
+                .unwrap()
+                .len()
+        })
     });
     group.bench_function("verify", |b| {
         b.iter(|| secure_api::__entry::verify_bearer(&security, black_box(token)).unwrap())
@@ -203,19 +238,35 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     validation.set_issuer(&[apps::ISSUER]);
     validation.set_audience(&[apps::ISSUER]);
     let n = 51;
-    let bare = median_us(n, || rt.block_on(send(&apps.bare, post(None, "/secured"), StatusCode::CREATED)));
+    let bare = median_us(n, || {
+        rt.block_on(send(
+            &apps.bare,
+            post(None, "/secured"),
+            StatusCode::CREATED,
+        ))
+    });
     let secure = median_us(n, || {
-        rt.block_on(send(&apps.secure, post(Some(token), "/secured"), StatusCode::CREATED))
+        rt.block_on(send(
+            &apps.secure,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ))
     });
     let hand = median_us(n, || {
-        rt.block_on(send(&apps.hand, post(Some(token), "/secured"), StatusCode::CREATED))
+        rt.block_on(send(
+            &apps.hand,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ))
     });
     let decode = median_us(n, || {
         black_box(jsonwebtoken::decode::<apps::Claims>(token, &key, &validation).unwrap());
     });
     let overhead = secure - bare;
     println!("\nPOST /secured, medians of this run (µs per request)");
-    println!("  bare {bare:.2}  secure {secure:.2}  hand {hand:.2}  jsonwebtoken decode {decode:.2}");
+    println!(
+        "  bare {bare:.2}  secure {secure:.2}  hand {hand:.2}  jsonwebtoken decode {decode:.2}"
+    );
     println!(
         "  secure - bare = {overhead:.2} µs = {:.2} x decode (target <= 1.25)",
         overhead / decode
@@ -230,12 +281,32 @@ fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
         .unwrap_or(2_000);
     for _ in 0..n {
         match case {
-            "post/bare" => rt.block_on(send(&apps.bare, post(None, "/secured"), StatusCode::CREATED)),
-            "post/secure" => rt.block_on(send(&apps.secure, post(Some(token), "/secured"), StatusCode::CREATED)),
-            "post/hand" => rt.block_on(send(&apps.hand, post(Some(token), "/secured"), StatusCode::CREATED)),
+            "post/bare" => rt.block_on(send(
+                &apps.bare,
+                post(None, "/secured"),
+                StatusCode::CREATED,
+            )),
+            "post/secure" => rt.block_on(send(
+                &apps.secure,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            )),
+            "post/hand" => rt.block_on(send(
+                &apps.hand,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            )),
             "get/bare" => rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)),
-            "get/secure" => rt.block_on(send(&apps.secure, get(Some(token), "/secured/7"), StatusCode::OK)),
-            "get/hand" => rt.block_on(send(&apps.hand, get(Some(token), "/secured/7"), StatusCode::OK)),
+            "get/secure" => rt.block_on(send(
+                &apps.secure,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            )),
+            "get/hand" => rt.block_on(send(
+                &apps.hand,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            )),
             other => panic!("unknown case {other}"),
         }
     }

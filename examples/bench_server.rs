@@ -38,7 +38,12 @@ enum Mode {
 
 fn mode() -> Result<Mode, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] => Ok(Mode::Secure),
         ["--hand"] => Ok(Mode::Hand),
         ["--mint", role] if matches!(*role, "admin" | "editor" | "viewer") => {

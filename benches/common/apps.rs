@@ -64,7 +64,11 @@ pub fn mint(
         iss: ISSUER.to_owned(),
         aud: ISSUER.to_owned(),
     };
-    jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret)?)
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret)?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------

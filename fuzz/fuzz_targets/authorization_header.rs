@@ -17,19 +17,27 @@ fuzz_target!(|data: &[u8]| {
             request = request.header(AUTHORIZATION, value);
         }
     }
-    let Ok(request) = request.body(()) else { return };
+    let Ok(request) = request.body(()) else {
+        return;
+    };
     let (parts, ()) = request.into_parts();
     match secure_api_runtime::__entry::bearer_token(&parts) {
         Ok(token) => {
             assert_eq!(values.len(), 1, "a token from several headers");
             assert!(!token.is_empty());
             assert!(
-                token.trim_end_matches('=').bytes().all(|b| b.is_ascii_alphanumeric()
-                    || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')),
+                token
+                    .trim_end_matches('=')
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric()
+                        || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')),
                 "not a b64token: {token:?}"
             );
             let header = String::from_utf8_lossy(values[0]);
-            assert!(header.ends_with(token), "{token:?} is not the end of {header:?}");
+            assert!(
+                header.ends_with(token),
+                "{token:?} is not the end of {header:?}"
+            );
         }
         Err(refusal) => {
             let status = refusal.status().as_u16();

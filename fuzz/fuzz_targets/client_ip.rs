@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     let mut texts = Vec::new();
     for (i, chunk) in rest.split(|b| *b == 0xff).take(4).enumerate() {
-        let name = if i % 2 == 0 { "x-forwarded-for" } else { "forwarded" };
+        let name = if i % 2 == 0 {
+            "x-forwarded-for"
+        } else {
+            "forwarded"
+        };
         if let Ok(value) = HeaderValue::from_bytes(chunk) {
             texts.push(String::from_utf8_lossy(chunk).to_ascii_lowercase());
             headers.append(name, value);

@@ -52,12 +52,18 @@ fuzz_target!(|data: &[u8]| {
         Ok(principal) => {
             let claims: Value = serde_json::from_slice(payload).expect("accepted claims are JSON");
             assert!(matches!(&claims["sub"], Value::String(s) if !s.is_empty()));
-            assert_eq!(principal.subject(), claims["sub"].as_str().unwrap_or_default());
+            assert_eq!(
+                principal.subject(),
+                claims["sub"].as_str().unwrap_or_default()
+            );
             assert!(claims["exp"].is_number(), "exp {:?}", claims["exp"]);
             assert_eq!(claims["iss"], "fuzz");
             let aud = &claims["aud"];
             assert!(
-                aud == "fuzz" || aud.as_array().is_some_and(|a| a.iter().any(|x| x == "fuzz")),
+                aud == "fuzz"
+                    || aud
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "fuzz")),
                 "aud {aud:?}"
             );
         }

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let token = String::from_utf8_lossy(data);
     let outcome = secure_api_runtime::__entry::verify_bearer(security(), &token);
     match outcome {
-        Ok(principal) => panic!("an unsigned input was accepted for {:?}", principal.subject()),
+        Ok(principal) => panic!(
+            "an unsigned input was accepted for {:?}",
+            principal.subject()
+        ),
         Err(refusal) => assert_eq!(refusal.status().as_u16(), 401),
     }
 });

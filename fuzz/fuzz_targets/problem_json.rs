@@ -75,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(response.status(), status);
     for (name, value) in response.headers() {
         assert!(
-            value.as_bytes().iter().all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)),
+            value
+                .as_bytes()
+                .iter()
+                .all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)),
             "{name} carries a control character"
         );
     }
@@ -87,6 +90,9 @@ fuzz_target!(|data: &[u8]| {
         .to_owned();
     let body = body_bytes(response.into_body());
     let json: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
-    assert!(content_type.starts_with("application/problem+json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "{content_type}"
+    );
     assert_eq!(json["status"], status.as_u16(), "{json}");
 });

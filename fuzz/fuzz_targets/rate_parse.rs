@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use secure_api_runtime::Rate;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(rates) = Rate::parse_list(text) {
         assert!(!rates.is_empty());
         let printed: Vec<String> = rates.iter().map(Rate::to_string).collect();

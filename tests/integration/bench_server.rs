@@ -10,14 +10,22 @@ const SECRET: &str = "bench-server-contract-secret-of-32-bytes+";
 
 fn mint(role: &str) -> String {
     let bin = std::env::current_exe().unwrap();
-    let bin = bin.parent().and_then(|d| d.parent()).unwrap().join("examples/bench_server");
+    let bin = bin
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples/bench_server");
     let out = std::process::Command::new(bin)
         .args(["--mint", role])
         .env_clear()
         .env("JWT_SECRET", SECRET)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -52,18 +60,32 @@ fn check_contract(args: &[&str]) {
     assert_eq!(status, 401, "{args:?}: bad signature");
 
     let item = r#"{"name":"Grace Hopper","email":"grace@example.com"}"#;
-    let (status, body) = server.request("POST", "/secured", &[("Authorization", &editor)], Some(item));
+    let (status, body) = server.request(
+        "POST",
+        "/secured",
+        &[("Authorization", &editor)],
+        Some(item),
+    );
     assert_eq!((status, json(&body)), (201, json(item)), "{args:?}");
     let (status, _) = server.request("POST", "/secured", &[], Some(item));
     assert_eq!(status, 401, "{args:?}: POST without a token");
-    let (status, _) = server.request("POST", "/secured", &[("Authorization", &viewer)], Some(item));
+    let (status, _) = server.request(
+        "POST",
+        "/secured",
+        &[("Authorization", &viewer)],
+        Some(item),
+    );
     assert_eq!(status, 403, "{args:?}: a viewer may not POST");
     for bad in [
         r#"{"name":"","email":"grace@example.com"}"#,
         r#"{"name":"Grace","email":"not an address"}"#,
-        &format!(r#"{{"name":"{}","email":"grace@example.com"}}"#, "x".repeat(65)),
+        &format!(
+            r#"{{"name":"{}","email":"grace@example.com"}}"#,
+            "x".repeat(65)
+        ),
     ] {
-        let (status, _) = server.request("POST", "/secured", &[("Authorization", &editor)], Some(bad));
+        let (status, _) =
+            server.request("POST", "/secured", &[("Authorization", &editor)], Some(bad));
         assert_eq!(status, 422, "{args:?}: {bad}");
     }
 }

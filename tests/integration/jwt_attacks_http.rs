@@ -32,24 +32,42 @@ fn catalogue() -> Vec<(String, String)> {
 
     // alg none in every spelling, with empty, blank and made-up signatures.
     for alg in ["none", "None", "NONE", "nOnE"] {
-        add(&format!("alg {alg}, empty signature"), claims().unsigned(&unsigned_header(alg), ""));
-        add(&format!("alg {alg}, signature AA"), claims().unsigned(&unsigned_header(alg), "AA"));
+        add(
+            &format!("alg {alg}, empty signature"),
+            claims().unsigned(&unsigned_header(alg), ""),
+        );
+        add(
+            &format!("alg {alg}, signature AA"),
+            claims().unsigned(&unsigned_header(alg), "AA"),
+        );
     }
     // A correct header with the signature stripped, null, or blank.
     let honest = claims().hs256();
     let [h, p, _] = segments(&honest);
     add("stripped signature", format!("{h}.{p}."));
     add("signature `null`", format!("{h}.{p}.null"));
-    add("signature of zero bytes", format!("{h}.{p}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    add(
+        "signature of zero bytes",
+        format!("{h}.{p}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    );
     add("two segments", format!("{h}.{p}"));
     // Signed with another key or algorithm.
-    add("another HMAC secret", claims().sign(Algorithm::HS256, &attacker_secret));
-    add("RS256 by the attacker", claims().sign(Algorithm::RS256, &rsa_signing_key("rsa2_private.pem")));
+    add(
+        "another HMAC secret",
+        claims().sign(Algorithm::HS256, &attacker_secret),
+    );
+    add(
+        "RS256 by the attacker",
+        claims().sign(Algorithm::RS256, &rsa_signing_key("rsa2_private.pem")),
+    );
     add(
         "RS/HS confusion: HS256 keyed with an RSA public key",
         claims().sign(Algorithm::HS256, &hmac_key(&fixture("rsa_public.pem"))),
     );
-    add("HS512 with the attacker's key", claims().sign(Algorithm::HS512, &attacker_secret));
+    add(
+        "HS512 with the attacker's key",
+        claims().sign(Algorithm::HS512, &attacker_secret),
+    );
     // Keys and key locations in the header.
     let attacker_k = b64url(b"attacker-chosen-hmac-secret-0123456789");
     add(
@@ -65,7 +83,10 @@ fn catalogue() -> Vec<(String, String)> {
         json!({ "alg": "HS256", "x5u": "http://127.0.0.1:9/cert.pem" }),
         json!({ "alg": "HS256", "jku": "http://127.0.0.1:9/jwks.json", "kid": "1" }),
     ] {
-        add(&format!("header {header}"), claims().sign_with_header(&header, Algorithm::HS256, &attacker_secret));
+        add(
+            &format!("header {header}"),
+            claims().sign_with_header(&header, Algorithm::HS256, &attacker_secret),
+        );
     }
     // kid injection: the key "read" from /dev/null, SQL, a file name.
     let empty_secret = EncodingKey::from_secret(&[0u8]).unwrap();
@@ -78,7 +99,11 @@ fn catalogue() -> Vec<(String, String)> {
     ] {
         add(
             &format!("kid {kid:?}"),
-            claims().sign_with_header(&json!({ "alg": "HS256", "kid": kid }), Algorithm::HS256, key),
+            claims().sign_with_header(
+                &json!({ "alg": "HS256", "kid": kid }),
+                Algorithm::HS256,
+                key,
+            ),
         );
     }
     // Claims of the wrong type, stale or misdirected, signed with the real secret.
@@ -87,9 +112,18 @@ fn catalogue() -> Vec<(String, String)> {
         ("exp as an object", claims().set("exp", json!({ "$gt": 0 }))),
         ("nbf as a string", claims().set("nbf", json!("0"))),
         ("roles as a string", claims().set("roles", json!("admin"))),
-        ("roles as an object", claims().set("roles", json!({ "admin": true }))),
-        ("aud as a foreign array", claims().set("aud", json!(["billing-api", "other"]))),
-        ("aud as a nested array", claims().set("aud", json!([["customer-api"]]))),
+        (
+            "roles as an object",
+            claims().set("roles", json!({ "admin": true })),
+        ),
+        (
+            "aud as a foreign array",
+            claims().set("aud", json!(["billing-api", "other"])),
+        ),
+        (
+            "aud as a nested array",
+            claims().set("aud", json!([["customer-api"]])),
+        ),
         ("aud as a number", claims().set("aud", json!(42))),
         ("sub as a number", claims().set("sub", json!(42))),
         ("expired", claims().exp_in(-3600)),
@@ -111,7 +145,10 @@ fn catalogue() -> Vec<(String, String)> {
         add(what, token);
     }
     // Oversize: a correctly signed token beyond 8 KiB.
-    add("oversize token", claims().set("pad", json!("x".repeat(9 * 1024))).hs256());
+    add(
+        "oversize token",
+        claims().set("pad", json!("x".repeat(9 * 1024))).hs256(),
+    );
     // Duplicate claims: a viewer token whose payload repeats `roles` and `sub`, signed with
     // the real secret, hoping a lenient parser keeps the second one.
     let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -161,7 +198,10 @@ fn the_attack_catalogue_is_refused_over_http_and_reaches_no_handler() {
     };
     let customers_before = list(&server);
     let allowed_before = allowed_decisions(&metrics(&server), ROUTE);
-    assert!(allowed_before >= 1.0, "the control request is counted as allowed");
+    assert!(
+        allowed_before >= 1.0,
+        "the control request is counted as allowed"
+    );
 
     let attacks = catalogue();
     assert!(attacks.len() >= 40, "{} attacks", attacks.len());
@@ -173,25 +213,45 @@ fn the_attack_catalogue_is_refused_over_http_and_reaches_no_handler() {
         // before the token is read (an oversize header).
         let refused = status == 401 || (what == "oversize token" && matches!(status, 400 | 431));
         assert!(refused, "{what}: status {status}: {body}");
-        assert!(!body.contains(token.as_str()), "{what}: the token is echoed");
+        assert!(
+            !body.contains(token.as_str()),
+            "{what}: the token is echoed"
+        );
         assert!(!body.contains(secret), "{what}: the secret is echoed");
         let (status, _) = server.request("GET", "/v1/me", &[("Authorization", &bearer)], None);
-        assert!(status == 401 || status == 400 || status == 431, "{what}: GET /v1/me {status}");
+        assert!(
+            status == 401 || status == 400 || status == 431,
+            "{what}: GET /v1/me {status}"
+        );
     }
 
     // Nothing reached a handler.
-    assert_eq!(list(&server), customers_before, "an attack created a customer");
+    assert_eq!(
+        list(&server),
+        customers_before,
+        "an attack created a customer"
+    );
     let after = metrics(&server);
     // The two list calls are the only allowed decisions since.
-    assert_eq!(allowed_decisions(&after, ROUTE), allowed_before + 1.0, "{after}");
+    assert_eq!(
+        allowed_decisions(&after, ROUTE),
+        allowed_before + 1.0,
+        "{after}"
+    );
     assert_eq!(allowed_decisions(&after, "/v1/me"), 0.0, "{after}");
     let log = server.log();
-    assert!(log.contains("viewer-control"), "the audit log names verified principals: {log}");
+    assert!(
+        log.contains("viewer-control"),
+        "the audit log names verified principals: {log}"
+    );
     assert!(log.contains("refused"), "the audit log records refusals");
     assert!(
         !log.contains(ATTACKER),
         "an attack token was verified: {}",
-        log.lines().filter(|l| l.contains(ATTACKER)).collect::<Vec<_>>().join("\n")
+        log.lines()
+            .filter(|l| l.contains(ATTACKER))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     // And the control: the same request with an honest editor token does reach the handler.
