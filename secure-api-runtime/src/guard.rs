@@ -222,7 +222,7 @@ pub(crate) fn percent_decode_lower(s: &str) -> String {
 }
 
 /// The bearer token of the request, or why there is none.
-fn bearer_token(parts: &Parts) -> Result<&str, SecurityError> {
+pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, SecurityError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(SecurityError::unauthorized());

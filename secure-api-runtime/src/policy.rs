@@ -145,7 +145,10 @@ impl FromStr for Rate {
         };
         let (count, period) = s.split_once('/').ok_or_else(err)?;
         let count: u32 = parse_positive(count).ok_or_else(err)?;
-        let (digits, unit) = period.split_at(period.len().saturating_sub(1));
+        // The unit is the last character; splitting at a byte offset would panic inside a
+        // multi-byte one (`"1/٣"`).
+        let split = period.char_indices().last().map_or(0, |(i, _)| i);
+        let (digits, unit) = period.split_at(split);
         let unit_secs: u64 = match unit {
             "s" => 1,
             "m" => 60,

@@ -3,17 +3,21 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod bench_server;
 mod config;
 mod declared;
+mod example_process;
 mod extending;
 mod handlers;
 mod headers;
 mod jwt_attacks;
+mod jwt_attacks_http;
 mod key_families;
 mod observability;
 mod oidc;
 mod openapi;
 mod output;
+mod properties;
 mod rbac;
 #[cfg(feature = "redis")]
 mod redis_store;

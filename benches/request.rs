@@ -1,0 +1,336 @@
+//! Per-request cost through a real `Router` (in-process `oneshot`), in one run:
+//!
+//! - `bare`: the handler alone;
+//! - `secure`: the same handler with `#[secure(role = ..., rate = ..., validate)]` (HS256,
+//!   a rate far above the load, the JSON body validated) behind `Security::layer`;
+//! - `hand`: the same policy assembled by hand (jsonwebtoken middleware, role check,
+//!   tower_governor keyed by subject, validator on the body);
+//! - `jsonwebtoken_decode`: jsonwebtoken's own `decode` of the same token, the floor of any
+//!   JWT check.
+//!
+//! Then the guard's stages one by one (`stages/*`), so that a regression points at its
+//! stage. At the end the ratios the project holds itself to are printed from the medians
+//! of this run:
+//!
+//! ```text
+//! cargo bench --bench request
+//! ```
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub, dead_code)]
+
+#[path = "common/apps.rs"]
+mod apps;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use criterion::Criterion;
+use jsonwebtoken::{DecodingKey, Validation};
+use secure_api::{MemoryStore, Rate, RateCheck, RoleHierarchy};
+use tower::ServiceExt;
+use validator::Validate;
+
+const SECRET: &[u8] = b"bench-hmac-secret-of-at-least-32-bytes!!";
+const BODY: &str = r#"{"name":"Grace Hopper","email":"grace@example.com"}"#;
+
+fn post(token: Option<&str>, path: &str) -> Request<Body> {
+    let mut builder = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::from(BODY)).unwrap()
+}
+
+fn get(token: Option<&str>, path: &str) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+/// Sends one request and drains the body, as a server would.
+async fn send(app: &Router, request: Request<Body>, want: StatusCode) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    debug_assert_eq!(response.status(), want);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    black_box(body);
+}
+
+struct Apps {
+    bare: Router,
+    secure: Router,
+    hand: Router,
+}
+
+fn apps() -> Apps {
+    let security = apps::security(SECRET).unwrap();
+    Apps {
+        bare: Router::new()
+            .route("/secured", axum::routing::post(apps::bare_post))
+            .merge(apps::bare_routes()),
+        secure: apps::secured_app(&security),
+        hand: apps::hand_app(SECRET).unwrap(),
+    }
+}
+
+/// Every app answers the requests of the bench as the contract says, before any timing.
+fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
+    rt.block_on(async {
+        for (name, app) in [("secure", &apps.secure), ("hand", &apps.hand)] {
+            let res = app
+                .clone()
+                .oneshot(post(Some(token), "/secured"))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED, "{name}: POST /secured");
+            let res = app
+                .clone()
+                .oneshot(get(Some(token), "/secured/7"))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{name}: GET /secured/7");
+            let res = app.clone().oneshot(post(None, "/secured")).await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}: no token");
+        }
+        let res = apps
+            .bare
+            .clone()
+            .oneshot(post(None, "/secured"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "bare POST");
+    });
+}
+
+fn request_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
+    let mut group = c.benchmark_group("request");
+    group.bench_function("post/bare", |b| {
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.bare,
+                post(None, "/secured"),
+                StatusCode::CREATED,
+            ))
+        })
+    });
+    group.bench_function("post/secure", |b| {
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.secure,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            ))
+        })
+    });
+    group.bench_function("post/hand", |b| {
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.hand,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            ))
+        })
+    });
+    group.bench_function("get/bare", |b| {
+        b.iter(|| rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)))
+    });
+    group.bench_function("get/secure", |b| {
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.secure,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            ))
+        })
+    });
+    group.bench_function("get/hand", |b| {
+        b.iter(|| {
+            rt.block_on(send(
+                &apps.hand,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            ))
+        })
+    });
+    let key = DecodingKey::from_secret(SECRET).unwrap();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[apps::ISSUER]);
+    validation.set_audience(&[apps::ISSUER]);
+    group.bench_function("jsonwebtoken_decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<apps::Claims>(black_box(token), &key, &validation).unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// The guard's stages in isolation, through the same entry points the guard uses.
+fn stage_benches(c: &mut Criterion, token: &str) {
+    let security = apps::security(SECRET).unwrap();
+    let request = get(Some(token), "/secured/7");
+    let (parts, _) = request.into_parts();
+    let mut group = c.benchmark_group("stages");
+    group.bench_function("extract", |b| {
+        b.iter(|| {
+            secure_api::__entry::bearer_token(black_box(&parts))
+                .unwrap()
+                .len()
+        })
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| secure_api::__entry::verify_bearer(&security, black_box(token)).unwrap())
+    });
+    let principal = secure_api::__entry::verify_bearer(&security, token).unwrap();
+    group.bench_function("authorize", |b| {
+        b.iter(|| {
+            ["editor", "viewer"]
+                .iter()
+                .any(|role| black_box(&principal).has_role(role))
+        })
+    });
+    let hierarchy = "admin > editor > viewer".parse::<RoleHierarchy>().unwrap();
+    group.bench_function("authorize/expand_roles", |b| {
+        b.iter(|| hierarchy.expand(black_box(["editor"])))
+    });
+    let store = MemoryStore::new(10_000);
+    let rates = [Rate::new(1_000_000_000, 1)];
+    group.bench_function("throttle", |b| {
+        b.iter(|| {
+            store
+                .check_now(&RateCheck::new("bench", black_box("sub:alice"), &rates))
+                .allowed()
+        })
+    });
+    group.bench_function("validate", |b| {
+        b.iter(|| {
+            let item: apps::NewItem = serde_json::from_str(black_box(BODY)).unwrap();
+            item.validate().is_ok()
+        })
+    });
+    group.finish();
+}
+
+/// The median of `f` over `n` runs, in microseconds (for the summary's ratios only).
+fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..100 {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / 100.0
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[n / 2]
+}
+
+/// The project's targets, from medians measured here in the same run:
+/// (secure − bare) ≤ 1.25 × jsonwebtoken decode, and secure ≤ hand.
+fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
+    let key = DecodingKey::from_secret(SECRET).unwrap();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[apps::ISSUER]);
+    validation.set_audience(&[apps::ISSUER]);
+    let n = 51;
+    let bare = median_us(n, || {
+        rt.block_on(send(
+            &apps.bare,
+            post(None, "/secured"),
+            StatusCode::CREATED,
+        ))
+    });
+    let secure = median_us(n, || {
+        rt.block_on(send(
+            &apps.secure,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ))
+    });
+    let hand = median_us(n, || {
+        rt.block_on(send(
+            &apps.hand,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ))
+    });
+    let decode = median_us(n, || {
+        black_box(jsonwebtoken::decode::<apps::Claims>(token, &key, &validation).unwrap());
+    });
+    let overhead = secure - bare;
+    println!("\nPOST /secured, medians of this run (µs per request)");
+    println!(
+        "  bare {bare:.2}  secure {secure:.2}  hand {hand:.2}  jsonwebtoken decode {decode:.2}"
+    );
+    println!(
+        "  secure - bare = {overhead:.2} µs = {:.2} x decode (target <= 1.25)",
+        overhead / decode
+    );
+    println!("  secure / hand = {:.2} (target <= 1.00)", secure / hand);
+}
+
+fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
+    let n: usize = std::env::var("BENCH_PROFILE_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    for _ in 0..n {
+        match case {
+            "post/bare" => rt.block_on(send(
+                &apps.bare,
+                post(None, "/secured"),
+                StatusCode::CREATED,
+            )),
+            "post/secure" => rt.block_on(send(
+                &apps.secure,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            )),
+            "post/hand" => rt.block_on(send(
+                &apps.hand,
+                post(Some(token), "/secured"),
+                StatusCode::CREATED,
+            )),
+            "get/bare" => rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)),
+            "get/secure" => rt.block_on(send(
+                &apps.secure,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            )),
+            "get/hand" => rt.block_on(send(
+                &apps.hand,
+                get(Some(token), "/secured/7"),
+                StatusCode::OK,
+            )),
+            other => panic!("unknown case {other}"),
+        }
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let token = apps::mint(SECRET, "alice", &["editor"], 3600).unwrap();
+    let apps = apps();
+    check(&rt, &apps, &token);
+    if let Ok(case) = std::env::var("BENCH_PROFILE") {
+        // One case in a loop and nothing else, for an instruction profiler:
+        // BENCH_PROFILE=post/secure valgrind --tool=callgrind target/release/deps/request-*
+        profile(&rt, &apps, &token, &case);
+        return;
+    }
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    request_benches(&mut c, &rt, &apps, &token);
+    stage_benches(&mut c, &token);
+    c.final_summary();
+    summary(&rt, &apps, &token);
+}
