@@ -147,6 +147,7 @@ pub(crate) struct Inner {
     pub(crate) leeway_secs: u64,
     pub(crate) https: Option<HttpsPolicy>,
     pub(crate) wall_clock: crate::extend::WallClock,
+    pub(crate) api_keys: crate::authn::ApiKeySettings,
 }
 
 impl fmt::Debug for Security {
@@ -292,6 +293,9 @@ pub struct SecurityBuilder {
     replay_max_lifetime: Option<Duration>,
     https: Option<HttpsSettings>,
     wall_clock: Option<crate::extend::WallClock>,
+    api_key_store: Option<Arc<dyn crate::api_key::ApiKeyStore>>,
+    api_key_header: Option<String>,
+    default_auth: Option<crate::authn::AuthSchemes>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -670,6 +674,45 @@ impl SecurityBuilder {
         self
     }
 
+    /// Where API key records are looked up (see [`MemoryApiKeyStore`](crate::MemoryApiKeyStore)
+    /// and [`FileApiKeyStore`](crate::FileApiKeyStore)). Without one, API keys are refused.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .api_key_store(secure_api_runtime::MemoryApiKeyStore::new());
+    /// ```
+    pub fn api_key_store(mut self, store: impl crate::api_key::ApiKeyStore) -> Self {
+        self.api_key_store = Some(Arc::new(store));
+        self
+    }
+
+    /// The header that carries API keys (default `X-API-Key`). A mistake is reported by
+    /// `build` under `api_keys.header`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().api_key_header("x-service-key");
+    /// ```
+    pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
+        self.api_key_header = Some(name.into());
+        self
+    }
+
+    /// The schemes accepted by routes whose attribute has no `auth` key (default: bearer
+    /// JWTs only). Accepting API keys needs an [`api_key_store`](Self::api_key_store).
+    ///
+    /// ```
+    /// use secure_api_runtime::{AuthSchemes, MemoryApiKeyStore, Security};
+    /// let security = Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a")
+    ///     .api_key_store(MemoryApiKeyStore::new())
+    ///     .default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY))
+    ///     .build();
+    /// assert!(security.is_ok());
+    /// ```
+    pub fn default_auth(mut self, schemes: crate::authn::AuthSchemes) -> Self {
+        self.default_auth = Some(schemes);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -848,6 +891,11 @@ impl SecurityBuilder {
                 "at least one client must be tracked",
             ));
         }
+        let api_keys = crate::authn::ApiKeySettings::new(
+            self.api_key_store,
+            self.api_key_header,
+            self.default_auth,
+        )?;
         let counters = ClientCounters::new(
             clock.clone(),
             audit_window,
@@ -884,6 +932,7 @@ impl SecurityBuilder {
             leeway_secs: leeway.as_secs(),
             https,
             wall_clock: self.wall_clock.unwrap_or_default(),
+            api_keys,
         })))
     }
 }

@@ -6,7 +6,8 @@
 //! 1. refuse credentials in the query string (400);
 //! 2. the global limits of the `Security`, keyed by client IP (429, or 503 when the store
 //!    is down and the limit fails closed);
-//! 3. on non-public routes, authenticate the bearer token (401 / 400);
+//! 3. on non-public routes, authenticate the bearer token or API key the route accepts
+//!    (401 / 400; see [`AuthSchemes`](crate::AuthSchemes));
 //! 4. authorize: one of the policy's roles, through the hierarchy (403);
 //! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503);
 //! 6. custom guards, in the order the attribute lists them, then the ownership check
@@ -79,7 +80,7 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         let policy = P::POLICY;
         if let Some(probe) = parts.extensions.get::<PolicyProbe>() {
             // A coverage check asking which policy guards this route: answer and stop.
-            probe.answer(policy);
+            probe.answer(policy, parts.extensions.get::<Security>());
             return Err(SecurityError::misconfigured());
         }
         let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
@@ -303,8 +304,15 @@ impl Security {
             None
         } else {
             let started = std::time::Instant::now();
-            let authenticated =
-                bearer_token(parts).and_then(|token| inner.jwt.verify(token, &inner.hierarchy));
+            let authenticated = match crate::authn::presented(self, policy, parts) {
+                Ok(crate::authn::Presented::Bearer) => bearer_token(parts)
+                    .and_then(|token| inner.jwt.verify(token, &inner.hierarchy))
+                    .map_err(|e| crate::authn::bearer_challenge(self, policy, e)),
+                Ok(crate::authn::Presented::ApiKey(key)) => {
+                    crate::authn::verify_api_key(self, key, ctx).await
+                }
+                Err(refusal) => Err(refusal),
+            };
             audit::record_authentication_time(&ctx.route, started.elapsed());
             let principal = authenticated.map_err(realm)?;
             ctx.principal = Some(principal.subject().into());
@@ -316,9 +324,11 @@ impl Security {
                     subject = principal.subject(),
                     "request refused: missing role"
                 );
-                return Err(realm(
+                return Err(realm(crate::authn::principal_challenge(
+                    self,
+                    &principal,
                     SecurityError::forbidden().with_required_scope(roles.join(" ")),
-                ));
+                )));
             }
             Some(principal)
         };

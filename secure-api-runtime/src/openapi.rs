@@ -5,8 +5,11 @@
 //! guards each documented operation and adds what the policy implies, so that nothing is
 //! written twice:
 //!
-//! - the `bearerAuth` security scheme (HTTP bearer, JWT) and, on every authenticated
-//!   operation, a security requirement naming it;
+//! - the `bearerAuth` security scheme (HTTP bearer, JWT), the `apiKeyAuth` scheme (an
+//!   API key in the configured header) when some operation accepts API keys, and, on every
+//!   authenticated operation, one security requirement per scheme it accepts (any one
+//!   suffices); routes without an `auth` key accept the default of the `Security` layered
+//!   on the router (bearer JWTs when there is none);
 //! - the problem+json responses the guard and the validated extractors can give: 400 on
 //!   every operation (credentials in the URL, malformed requests), 401 on authenticated
 //!   ones, 403 when roles are required, 422/413/415 when there is a request body or
@@ -50,11 +53,15 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, OpenApi, Ref, RefOr, Response};
 
+use crate::api_key::DEFAULT_API_KEY_HEADER;
+use crate::authn::{AuthScheme, AuthSchemes};
 use crate::policy::Policy;
-use crate::registry::{RouteCoverage, policy_of};
+use crate::registry::{RouteCoverage, probe_route};
 
 /// The utoipa crate, re-exported so that applications build documents with the same
 /// version.
@@ -66,6 +73,8 @@ pub use utoipa;
 
 /// The name of the bearer JWT security scheme in `components.securitySchemes`.
 pub const BEARER_SCHEME: &str = "bearerAuth";
+/// The name of the API-key security scheme in `components.securitySchemes`.
+pub const API_KEY_SCHEME: &str = "apiKeyAuth";
 
 /// Operations of a document that no `#[secure]` policy guards in the router (or that the
 /// router does not serve), as `METHOD /path`.
@@ -103,6 +112,7 @@ pub async fn secure_openapi(
     router: &Router,
 ) -> Result<OpenApi, UncoveredOperations> {
     let mut uncovered = Vec::new();
+    let mut api_key_header: Option<String> = None;
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             (Method::GET, &mut item.get),
@@ -116,9 +126,19 @@ pub async fn secure_openapi(
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
-            match policy_of(router, method.clone(), path).await {
-                RouteCoverage::Guarded(policy) => describe(operation, policy),
-                RouteCoverage::Unguarded(_) | RouteCoverage::NoRoute => {
+            match probe_route(router, method.clone(), path).await {
+                (RouteCoverage::Guarded(policy), probed) => {
+                    let (default_auth, header) = probed.map_or_else(
+                        || (AuthSchemes::JWT, DEFAULT_API_KEY_HEADER.to_owned()),
+                        |p| (p.default_auth, p.api_key_header),
+                    );
+                    let accepted = policy.auth_schemes().unwrap_or(default_auth);
+                    if !policy.is_public() && accepted.accepts(AuthScheme::ApiKey) {
+                        api_key_header.get_or_insert(header);
+                    }
+                    describe(operation, policy, accepted);
+                }
+                (RouteCoverage::Unguarded(_) | RouteCoverage::NoRoute, _) => {
                     uncovered.push(format!("{method} {path}"));
                 }
             }
@@ -137,6 +157,20 @@ pub async fn secure_openapi(
                 .build(),
         ),
     );
+    if let Some(header) = api_key_header {
+        let name = if header == DEFAULT_API_KEY_HEADER {
+            "X-API-Key".to_owned()
+        } else {
+            header
+        };
+        components.security_schemes.insert(
+            API_KEY_SCHEME.to_owned(),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                name,
+                "An API key `<prefix>_<id>_<secret>_<checksum>`; never in the URL.".to_owned(),
+            ))),
+        );
+    }
     components
         .schemas
         .insert("FieldError".to_owned(), RefOr::T(field_error_schema()));
@@ -206,15 +240,23 @@ const COMPONENT_RESPONSES: &[(&str, &str, bool)] = &[
 ];
 
 /// Adds the policy's security requirement and problem responses to one operation.
-fn describe(operation: &mut Operation, policy: &Policy) {
+fn describe(operation: &mut Operation, policy: &Policy, accepted: AuthSchemes) {
     let has_body = operation.request_body.is_some();
     let mut statuses: Vec<(&str, &str)> = vec![("400", "BadRequest")];
     if !policy.is_public() {
         statuses.push(("401", "Unauthorized"));
-        operation.security = Some(vec![SecurityRequirement::new(
-            BEARER_SCHEME,
-            Vec::<String>::new(),
-        )]);
+        operation.security = Some(
+            accepted
+                .iter()
+                .map(|scheme| {
+                    let name = match scheme {
+                        AuthScheme::ApiKey => API_KEY_SCHEME,
+                        _ => BEARER_SCHEME,
+                    };
+                    SecurityRequirement::new(name, Vec::<String>::new())
+                })
+                .collect(),
+        );
     }
     if !policy.roles().is_empty() {
         statuses.push(("403", "Forbidden"));
