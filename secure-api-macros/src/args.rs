@@ -17,6 +17,7 @@ pub(crate) const KEYS: &[&str] = &[
     "public",
     "role",
     "any_role",
+    "auth",
     "rate",
     "rate_key",
     "on_store_error",
@@ -78,6 +79,8 @@ pub(crate) struct Args {
     pub(crate) public: Option<Keyed<()>>,
     pub(crate) role: Option<Keyed<LitStr>>,
     pub(crate) any_role: Option<Keyed<RoleList>>,
+    /// `auth = "api_key"` or `auth = ["jwt", "api_key"]`: the schemes, as written.
+    pub(crate) auth: Option<Keyed<RoleList>>,
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
@@ -484,6 +487,52 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 },
             }
         }
+        "auth" => {
+            const EXAMPLE: &str = "auth = [\"jwt\", \"api_key\"]";
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`auth` needs a value, such as `{EXAMPLE}`"),
+                );
+                return;
+            };
+            let schemes = match (&value, string_literal(&value)) {
+                (_, Some(lit)) => vec![lit],
+                (Expr::Array(ExprArray { elems, .. }), None) => {
+                    let mut schemes = Vec::with_capacity(elems.len());
+                    for elem in elems {
+                        match string_literal(elem) {
+                            Some(lit) => schemes.push(lit),
+                            None => {
+                                errors.spanned(
+                                    elem,
+                                    "a scheme must be a string literal, `\"jwt\"` or `\"api_key\"`",
+                                );
+                                return;
+                            }
+                        }
+                    }
+                    schemes
+                }
+                _ => {
+                    errors.spanned(
+                        &value,
+                        format_args!(
+                            "`auth` expects a scheme or an array of schemes, such as `auth = \"api_key\"` or `{EXAMPLE}`"
+                        ),
+                    );
+                    return;
+                }
+            };
+            args.auth = Some(Keyed::new(
+                &key,
+                position,
+                RoleList {
+                    span: value.span(),
+                    roles: schemes,
+                },
+            ));
+        }
         "any_role" => {
             const EXAMPLE: &str = "any_role = [\"editor\", \"auditor\"]";
             let Some((_, value)) = value else {
@@ -537,6 +586,7 @@ fn example(name: &str) -> &'static str {
         "public" => "public",
         "role" => "role = \"admin\"",
         "any_role" => "any_role = [\"editor\", \"auditor\"]",
+        "auth" => "auth = [\"jwt\", \"api_key\"]",
         "rate" => "rate = \"100/15m\"",
         "rate_key" => "rate_key = \"ip\"",
         "on_store_error" => "on_store_error = \"open\"",

@@ -42,6 +42,14 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
         Access::AnyOf(roles) => quote!(.any_of_roles(&[#(#roles),*])),
         Access::Public | Access::Authenticated => TokenStream::new(),
     };
+    let auth = model.auth.as_ref().and_then(|schemes| {
+        let mut schemes = schemes.iter().map(|scheme| match scheme {
+            crate::auth::Scheme::Jwt => quote!(#krate::__private::AuthSchemes::JWT),
+            crate::auth::Scheme::ApiKey => quote!(#krate::__private::AuthSchemes::API_KEY),
+        });
+        let first = schemes.next()?;
+        Some(quote!(.authenticated_by(#first #(.and(#schemes))*)))
+    });
     let rates = if model.rates.is_empty() {
         TokenStream::new()
     } else {
@@ -116,6 +124,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                     ::core::concat!(::core::module_path!(), "::", #handler_name)
                 )
                 #roles
+                #auth
                 #rates
                 #rate_key
                 #store_failure

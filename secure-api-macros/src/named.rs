@@ -79,6 +79,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         public: _,
         role: _,
         any_role: _,
+        auth: _,
         rate: _,
         validate: _,
         krate: _,
@@ -145,6 +146,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         };
     }
     inherit!(
+        auth,
         rate,
         validate,
         owner,

@@ -52,6 +52,8 @@ pub(crate) struct ValidatedArg {
 pub(crate) struct Model {
     pub(crate) krate: syn::Path,
     pub(crate) access: Access,
+    /// `auth`: the schemes accepted, when the attribute names them.
+    pub(crate) auth: Option<Vec<crate::auth::Scheme>>,
     pub(crate) rates: Vec<Rate>,
     pub(crate) validate: bool,
     pub(crate) validated_args: Vec<ValidatedArg>,
@@ -78,6 +80,7 @@ const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 /// no error was recorded, but it is always returned so that every check runs.
 pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
     let access = access(&args, errors);
+    let auth = crate::auth::check(&args, errors);
     let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
     let rates = args
         .rate
@@ -131,6 +134,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     Model {
         krate,
         access,
+        auth,
         rate_key,
         store_open,
         rates,
