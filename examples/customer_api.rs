@@ -754,8 +754,9 @@ async fn run() -> Result<(), StartupError> {
             use std::io::Write;
             let mut inventory = secure_api::policies();
             if optional_env("SECURE_API_KEYS_FILE")?.is_some() {
-                inventory = inventory
-                    .with_default_auth(secure_api::AuthSchemes::JWT.and(secure_api::AuthSchemes::API_KEY));
+                inventory = inventory.with_default_auth(
+                    secure_api::AuthSchemes::JWT.and(secure_api::AuthSchemes::API_KEY),
+                );
             }
             let text = if json {
                 format!("{:#}\n", inventory.to_json())
@@ -826,7 +827,10 @@ async fn run() -> Result<(), StartupError> {
     if let Some(path) = optional_env("SECURE_API_KEYS_FILE")? {
         let keys = secure_api::FileApiKeyStore::open(&path)
             .map_err(|e| StartupError(format!("SECURE_API_KEYS_FILE: {}", e.message())))?;
-        tracing::info!(keys = keys.len(), "API keys accepted from SECURE_API_KEYS_FILE");
+        tracing::info!(
+            keys = keys.len(),
+            "API keys accepted from SECURE_API_KEYS_FILE"
+        );
         builder = builder
             .api_key_store(keys)
             .default_auth(secure_api::AuthSchemes::JWT.and(secure_api::AuthSchemes::API_KEY));

@@ -113,13 +113,19 @@ mod tests {
     fn mistakes_are_reported() {
         let (_, errors) = check_of(parse_quote!(auth = ["apikey", "jwt", "jwt", "bearer"]));
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].contains("did you mean \"api_key\"?"), "{errors:?}");
+        assert!(
+            errors[0].contains("did you mean \"api_key\"?"),
+            "{errors:?}"
+        );
         assert!(errors[1].contains("given twice"), "{errors:?}");
         assert!(errors[2].contains("did you mean \"jwt\"?"), "{errors:?}");
         let (_, errors) = check_of(parse_quote!(auth = []));
         assert!(errors[0].contains("at least one scheme"), "{errors:?}");
         let (_, errors) = check_of(parse_quote!(public, auth = "jwt"));
-        assert!(errors[0].contains("cannot be combined with `public`"), "{errors:?}");
+        assert!(
+            errors[0].contains("cannot be combined with `public`"),
+            "{errors:?}"
+        );
         let (_, errors) = check_of(parse_quote!(auth = 5));
         assert!(errors[0].contains("`auth` expects a scheme"), "{errors:?}");
     }

@@ -677,7 +677,8 @@ fn parse_expiry(value: &str) -> Option<u64> {
         return value.parse().ok();
     }
     let mut parts = value.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
@@ -689,7 +690,20 @@ fn parse_expiry(value: &str) -> Option<u64> {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if d > days_in_month[(m - 1) as usize] {
         return None;
     }
@@ -882,7 +896,8 @@ impl FileApiKeyStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref().to_path_buf();
         let modified = modified(&path);
-        let records = read_file(&path).map_err(|message| ConfigError::new("api_keys.file", message))?;
+        let records =
+            read_file(&path).map_err(|message| ConfigError::new("api_keys.file", message))?;
         Ok(FileApiKeyStore {
             path,
             state: Mutex::new(FileState {
@@ -1011,7 +1026,10 @@ mod tests {
     fn generated_keys_parse_and_any_edit_is_refused() {
         let new = generate_api_key("sak_live", "alice", ["viewer"]).unwrap();
         let text = new.key().expose().to_owned();
-        assert_eq!(text.len(), "sak_live".len() + 3 + ID_LEN + SECRET_LEN + CHECKSUM_LEN);
+        assert_eq!(
+            text.len(),
+            "sak_live".len() + 3 + ID_LEN + SECRET_LEN + CHECKSUM_LEN
+        );
         assert_eq!(ApiKey::parse(&text).unwrap(), *new.key());
         for i in "sak_live_".len()..text.len() {
             let mut bytes = text.clone().into_bytes();
@@ -1027,7 +1045,13 @@ mod tests {
     #[test]
     fn parser_refuses_garbage_without_panicking() {
         for bad in [
-            "", "_", "___", "a_b_c_d", "sak_live", "é_é_é_é", "sak_live__x_y",
+            "",
+            "_",
+            "___",
+            "a_b_c_d",
+            "sak_live",
+            "é_é_é_é",
+            "sak_live__x_y",
             "SAK_aaaaaaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_aaaaaaaa",
         ] {
             assert!(ApiKey::parse(bad).is_err(), "{bad:?}");

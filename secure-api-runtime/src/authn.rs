@@ -159,7 +159,8 @@ pub(crate) fn presented<'a>(
     let has_authorization = parts.headers.contains_key(AUTHORIZATION);
     let mut keys = parts.headers.get_all(header).iter();
     let key = keys.next();
-    let challenge = |e: SecurityError| e.with_challenge_schemes(accepted, header.as_str().to_owned());
+    let challenge =
+        |e: SecurityError| e.with_challenge_schemes(accepted, header.as_str().to_owned());
     match (has_authorization, key) {
         (true, Some(_)) => {
             tracing::info!(target: "secure_api::auth", handler = policy.handler(), "request refused: both an API key and an Authorization header");
@@ -207,7 +208,8 @@ pub(crate) async fn verify_api_key(
     let settings = &security.0.api_keys;
     let refuse = |why: &'static str| {
         tracing::info!(target: "secure_api::auth", reason = why, "request refused: API key not accepted");
-        invalid_key().with_challenge_schemes(AuthSchemes::API_KEY, settings.header.as_str().to_owned())
+        invalid_key()
+            .with_challenge_schemes(AuthSchemes::API_KEY, settings.header.as_str().to_owned())
     };
     ctx.auth_scheme = "api_key";
     let key = match ApiKey::parse(value.trim_matches(' ')) {
@@ -272,7 +274,17 @@ impl ApiKeySettings {
                 ) {
                     return Err(ConfigError::new(
                         "api_keys.header",
-                        format!("{name:?} already has a meaning; use a header of its own such as \"x-api-key\""),
+                        format!(
+                            "{name:?} already has a meaning; use a header of its own such as \"x-api-key\""
+                        ),
+                    ));
+                }
+                if !crate::redact::credential_like(parsed.as_str()) {
+                    return Err(ConfigError::new(
+                        "api_keys.header",
+                        format!(
+                            "{name:?} does not look like a credential header, so request logs would show its value; use a name with `key`, `token` or `secret` in it, such as \"x-service-key\""
+                        ),
                     ));
                 }
                 parsed
@@ -315,8 +327,10 @@ pub(crate) fn principal_challenge(
     error: SecurityError,
 ) -> SecurityError {
     match principal.auth_scheme() {
-        Some(AuthScheme::ApiKey) => error
-            .with_challenge_schemes(AuthSchemes::API_KEY, security.0.api_keys.header.as_str().to_owned()),
+        Some(AuthScheme::ApiKey) => error.with_challenge_schemes(
+            AuthSchemes::API_KEY,
+            security.0.api_keys.header.as_str().to_owned(),
+        ),
         _ => error,
     }
 }

@@ -276,7 +276,10 @@ impl fmt::Display for PolicyInventory {
 /// Asks a guard which policy it applies. The guard answers and refuses at once, before
 /// reading credentials, counting, logging or reaching the handler.
 #[derive(Clone, Default)]
-pub(crate) struct PolicyProbe(Arc<Mutex<Option<&'static Policy>>>, Arc<Mutex<Option<ProbedAuth>>>);
+pub(crate) struct PolicyProbe(
+    Arc<Mutex<Option<&'static Policy>>>,
+    Arc<Mutex<Option<ProbedAuth>>>,
+);
 
 /// The configured default schemes and API-key header of the `Security` in front of a
 /// probed route.
@@ -349,7 +352,12 @@ pub(crate) async fn probe_route(
     (coverage, probe.probed_auth())
 }
 
-async fn probe_with(probe: &PolicyProbe, router: &Router, method: Method, path: &str) -> RouteCoverage {
+async fn probe_with(
+    probe: &PolicyProbe,
+    router: &Router,
+    method: Method,
+    path: &str,
+) -> RouteCoverage {
     let uri = concrete_path(path);
     let Ok(mut request) = Request::builder()
         .method(method)

@@ -88,7 +88,9 @@ struct Fixture {
     clock: WallClock,
 }
 
-fn fixture_with(configure: impl FnOnce(secure_api::SecurityBuilder) -> secure_api::SecurityBuilder) -> Fixture {
+fn fixture_with(
+    configure: impl FnOnce(secure_api::SecurityBuilder) -> secure_api::SecurityBuilder,
+) -> Fixture {
     let store = Arc::new(MemoryApiKeyStore::new());
     let clock = WallClock::manual(at(T0));
     let security = configure(
@@ -118,7 +120,10 @@ fn secret_of(key: &str) -> &str {
 async fn a_valid_key_authenticates_its_owner_with_the_records_roles_and_scopes() {
     let f = fixture();
     let (key, id) = issue(&f.store, "billing-service", &["viewer"]);
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(
         res.json(),
@@ -137,15 +142,24 @@ async fn roles_come_from_the_record_through_the_hierarchy() {
     let f = fixture();
     let (viewer, _) = issue(&f.store, "reader", &["viewer"]);
     let (admin, _) = issue(&f.store, "operator", &["admin"]);
-    let res = Req::get("/keys/admin").header("x-api-key", &viewer).send(&f.app).await;
+    let res = Req::get("/keys/admin")
+        .header("x-api-key", &viewer)
+        .send(&f.app)
+        .await;
     res.problem(403, "insufficient_scope");
     let challenge = res.header("www-authenticate").unwrap();
     assert!(challenge.starts_with("ApiKey realm="), "{challenge}");
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
-    let res = Req::get("/keys/admin").header("x-api-key", &admin).send(&f.app).await;
+    let res = Req::get("/keys/admin")
+        .header("x-api-key", &admin)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
     // admin > viewer: the admin key reaches the viewer route too.
-    let res = Req::get("/keys/report").header("x-api-key", &admin).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &admin)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
 }
 
@@ -174,8 +188,16 @@ async fn a_wrong_checksum_or_garbage_is_refused_before_any_lookup() {
     let last = typo.len() - 1;
     typo[last] = if typo[last] == b'a' { b'b' } else { b'a' };
     let typo = String::from_utf8(typo).unwrap();
-    for bad in [typo.as_str(), "garbage", "sak_test_x_y_z", &key[..key.len() - 1]] {
-        let res = Req::get("/keys/report").header("x-api-key", bad).send(&app).await;
+    for bad in [
+        typo.as_str(),
+        "garbage",
+        "sak_test_x_y_z",
+        &key[..key.len() - 1],
+    ] {
+        let res = Req::get("/keys/report")
+            .header("x-api-key", bad)
+            .send(&app)
+            .await;
         let problem = res.problem(401, "invalid_token");
         assert!(!res.text().contains(bad), "{problem}");
         let challenge = res.header("www-authenticate").unwrap();
@@ -184,7 +206,10 @@ async fn a_wrong_checksum_or_garbage_is_refused_before_any_lookup() {
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 0);
 
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&app)
+        .await;
     assert_eq!(res.status, 200);
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
 }
@@ -205,10 +230,16 @@ async fn an_expired_key_is_refused_from_its_expiry_on() {
     let f = fixture();
     let (key, id) = issue(&f.store, "svc", &["viewer"]);
     assert!(f.store.expire(&id, at(T0 + 60)));
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
     f.clock.set(at(T0 + 60));
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     let problem = res.problem(401, "invalid_token");
     assert!(!res.text().contains(secret_of(&key)), "{problem}");
 }
@@ -217,10 +248,16 @@ async fn an_expired_key_is_refused_from_its_expiry_on() {
 async fn a_revoked_key_is_refused() {
     let f = fixture();
     let (key, id) = issue(&f.store, "svc", &["viewer"]);
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
     assert!(f.store.revoke(&id));
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     res.problem(401, "invalid_token");
 }
 
@@ -231,17 +268,29 @@ async fn rotation_keeps_both_keys_until_the_old_ones_expiry() {
     let (new, _) = issue(&f.store, "svc", &["viewer"]);
     f.store.expire(&old_id, at(T0 + 100));
     for key in [&old, &new] {
-        let res = Req::get("/keys/report").header("x-api-key", key).send(&f.app).await;
+        let res = Req::get("/keys/report")
+            .header("x-api-key", key)
+            .send(&f.app)
+            .await;
         assert_eq!(res.status, 200);
         assert_eq!(res.json()["sub"], "svc");
     }
     f.clock.set(at(T0 + 99));
-    let res = Req::get("/keys/report").header("x-api-key", &old).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &old)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
     f.clock.set(at(T0 + 100));
-    let res = Req::get("/keys/report").header("x-api-key", &old).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &old)
+        .send(&f.app)
+        .await;
     res.problem(401, "invalid_token");
-    let res = Req::get("/keys/report").header("x-api-key", &new).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &new)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
 }
 
@@ -249,17 +298,32 @@ async fn rotation_keeps_both_keys_until_the_old_ones_expiry() {
 async fn the_key_header_is_configurable() {
     let f = fixture_with(|b| b.api_key_header("X-Service-Key"));
     let (key, _) = issue(&f.store, "svc", &["viewer"]);
-    let res = Req::get("/keys/report").header("x-service-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-service-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200, "{}", res.text());
     // The default header is nothing special any more.
-    let res = Req::get("/keys/report").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/keys/report")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     res.problem(401, "missing_credentials");
     let challenge = res.header("www-authenticate").unwrap();
-    assert!(challenge.contains("header=\"x-service-key\""), "{challenge}");
+    assert!(
+        challenge.contains("header=\"x-service-key\""),
+        "{challenge}"
+    );
 
     let err = builder().api_key_header("bad header").build().unwrap_err();
     assert_eq!(err.setting(), "api_keys.header");
-    let err = builder().api_key_header("Authorization").build().unwrap_err();
+    let err = builder()
+        .api_key_header("Authorization")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "api_keys.header");
+    // Request logs redact credential-like headers only: a name that is not one is refused.
+    let err = builder().api_key_header("x-client").build().unwrap_err();
     assert_eq!(err.setting(), "api_keys.header");
 }
 
@@ -285,13 +349,19 @@ async fn each_route_refuses_the_scheme_it_does_not_accept() {
     let (key, _) = issue(&f.store, "svc", &["admin"]);
     let jwt = token("alice", ["admin"]);
 
-    let res = Req::get("/jwt-only").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/jwt-only")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     res.problem(401, "missing_credentials");
     let challenge = res.header("www-authenticate").unwrap();
     assert!(challenge.starts_with("Bearer realm="), "{challenge}");
     assert!(!challenge.contains("ApiKey"), "{challenge}");
     // Routes without `auth` accept the default, bearer tokens only.
-    let res = Req::get("/default").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/default")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     res.problem(401, "missing_credentials");
 
     let res = Req::get("/keys/report").bearer(&jwt).send(&f.app).await;
@@ -305,7 +375,10 @@ async fn each_route_refuses_the_scheme_it_does_not_accept() {
     // A route accepting both takes either, and names both when given neither.
     let res = Req::get("/either").bearer(&jwt).send(&f.app).await;
     assert_eq!(res.json()["scheme"], "jwt");
-    let res = Req::get("/either").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/either")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.json()["scheme"], "api_key");
     let res = Req::get("/either").send(&f.app).await;
     res.problem(401, "missing_credentials");
@@ -321,7 +394,10 @@ async fn each_route_refuses_the_scheme_it_does_not_accept() {
 async fn the_default_schemes_are_configurable() {
     let f = fixture_with(|b| b.default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY)));
     let (key, _) = issue(&f.store, "svc", &["viewer"]);
-    let res = Req::get("/default").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/default")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
     let res = Req::get("/default")
         .bearer(&token("alice", ["viewer"]))
@@ -329,7 +405,10 @@ async fn the_default_schemes_are_configurable() {
         .await;
     assert_eq!(res.status, 200);
     // A route naming its schemes keeps them.
-    let res = Req::get("/jwt-only").header("x-api-key", &key).send(&f.app).await;
+    let res = Req::get("/jwt-only")
+        .header("x-api-key", &key)
+        .send(&f.app)
+        .await;
     res.problem(401, "missing_credentials");
 
     let err = builder()
@@ -380,13 +459,22 @@ async fn rate_key_api_key_keys_on_the_authenticated_key() {
     let (first, _) = issue(&f.store, "svc", &["viewer"]);
     let (second, _) = issue(&f.store, "svc", &["viewer"]);
     for _ in 0..2 {
-        let res = Req::get("/metered").header("x-api-key", &first).send(&f.app).await;
+        let res = Req::get("/metered")
+            .header("x-api-key", &first)
+            .send(&f.app)
+            .await;
         assert_eq!(res.status, 200);
     }
-    let res = Req::get("/metered").header("x-api-key", &first).send(&f.app).await;
+    let res = Req::get("/metered")
+        .header("x-api-key", &first)
+        .send(&f.app)
+        .await;
     res.problem(429, "rate_limited");
     // Same owner, another key: its own bucket.
-    let res = Req::get("/metered").header("x-api-key", &second).send(&f.app).await;
+    let res = Req::get("/metered")
+        .header("x-api-key", &second)
+        .send(&f.app)
+        .await;
     assert_eq!(res.status, 200);
 }
 
@@ -422,17 +510,35 @@ async fn no_key_material_reaches_the_logs_and_the_audit_names_the_key_id() {
     let unknown = unknown.key().expose().to_owned();
     let keys = [&good, &revoked, &unknown];
     for key in keys {
-        Req::get("/keys/report").header("x-api-key", key).send(&f.app).await;
-        Req::get("/keys/admin").header("x-api-key", key).send(&f.app).await;
-        Req::get("/jwt-only").header("x-api-key", key).send(&f.app).await;
-        Req::get(&format!("/keys/report?api_key={key}")).send(&f.app).await;
+        Req::get("/keys/report")
+            .header("x-api-key", key)
+            .send(&f.app)
+            .await;
+        Req::get("/keys/admin")
+            .header("x-api-key", key)
+            .send(&f.app)
+            .await;
+        Req::get("/jwt-only")
+            .header("x-api-key", key)
+            .send(&f.app)
+            .await;
+        Req::get(&format!("/keys/report?api_key={key}"))
+            .send(&f.app)
+            .await;
     }
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(text.contains("secure_api::audit"), "the audit was captured");
     for key in keys {
-        assert!(!text.contains(secret_of(key)), "a key's secret was logged:\n{text}");
+        assert!(
+            !text.contains(secret_of(key)),
+            "a key's secret was logged:\n{text}"
+        );
     }
-    assert!(text.contains(&format!("api_key_id=\"{good_id}\"")) || text.contains(&format!("api_key_id={good_id}")), "{text}");
+    assert!(
+        text.contains(&format!("api_key_id=\"{good_id}\""))
+            || text.contains(&format!("api_key_id={good_id}")),
+        "{text}"
+    );
     assert!(text.contains(&revoked_id), "{text}");
 }
 
@@ -468,7 +574,10 @@ async fn the_file_store_reads_gen_lines_and_names_the_malformed_line() {
     for (contents, line) in [
         ("# ok\nnot-a-record\n", 2),
         ("\n\nabc sha256:1234 owner=a\n", 3),
-        (&format!("{}\n{}\n", new.record().to_line(), new.record().to_line()), 2),
+        (
+            &format!("{}\n{}\n", new.record().to_line(), new.record().to_line()),
+            2,
+        ),
         (&format!("{} colour=blue\n", new.record().to_line()), 1),
         (&format!("{} expires=tomorrow\n", new.record().to_line()), 1),
     ] {
@@ -476,7 +585,11 @@ async fn the_file_store_reads_gen_lines_and_names_the_malformed_line() {
         let err = FileApiKeyStore::open(&path).unwrap_err();
         assert_eq!(err.setting(), "api_keys.file");
         let place = format!("{}:{line}:", path.display());
-        assert!(err.message().contains(&place), "{place} in {}", err.message());
+        assert!(
+            err.message().contains(&place),
+            "{place} in {}",
+            err.message()
+        );
         // A broken file after start-up: lookups fail closed until it is fixed.
         assert!(store.reload().is_err());
         let res = Req::get("/keys/report")
@@ -496,7 +609,12 @@ async fn the_inventory_lists_the_schemes_of_each_route() {
         json.as_array()
             .unwrap()
             .iter()
-            .find(|p| p["handler"].as_str().unwrap().ends_with(&format!("api_keys::{name}")))
+            .find(|p| {
+                p["handler"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("api_keys::{name}"))
+            })
             .unwrap()["auth"]
             .clone()
     };
@@ -507,6 +625,72 @@ async fn the_inventory_lists_the_schemes_of_each_route() {
     let both = inventory
         .with_default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY))
         .to_json();
-    assert_eq!(auth_of(&both, "default_schemes"), json!(["bearer", "api_key"]));
+    assert_eq!(
+        auth_of(&both, "default_schemes"),
+        json!(["bearer", "api_key"])
+    );
     assert_eq!(auth_of(&both, "jwt_only"), json!(["bearer"]));
+}
+
+#[cfg(feature = "openapi")]
+#[tokio::test]
+async fn the_openapi_document_names_the_schemes_each_operation_accepts() {
+    use secure_api::openapi::utoipa::openapi::path::OperationBuilder;
+    use secure_api::openapi::utoipa::openapi::{
+        HttpMethod, OpenApiBuilder, PathItem, PathsBuilder, Response,
+    };
+    use secure_api::openapi::{API_KEY_SCHEME, BEARER_SCHEME, secure_openapi};
+
+    let document = || {
+        let mut paths = PathsBuilder::new();
+        for path in ["/keys/report", "/either", "/jwt-only", "/default"] {
+            paths = paths.path(
+                path,
+                PathItem::new(
+                    HttpMethod::Get,
+                    OperationBuilder::new().response("200", Response::new("OK")),
+                ),
+            );
+        }
+        OpenApiBuilder::new().paths(paths).build()
+    };
+    let security_of = |doc: &Value, path: &str| doc["paths"][path]["get"]["security"].clone();
+
+    let f = fixture_with(|b| b.api_key_header("X-Service-Key"));
+    let doc = secure_openapi(document(), &f.app).await.unwrap();
+    let doc: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"][API_KEY_SCHEME],
+        json!({ "type": "apiKey", "in": "header", "name": "x-service-key",
+                "description": "An API key `<prefix>_<id>_<secret>_<checksum>`; never in the URL." })
+    );
+    assert_eq!(
+        security_of(&doc, "/keys/report"),
+        json!([{ API_KEY_SCHEME: [] }])
+    );
+    assert_eq!(
+        security_of(&doc, "/either"),
+        json!([{ BEARER_SCHEME: [] }, { API_KEY_SCHEME: [] }])
+    );
+    assert_eq!(
+        security_of(&doc, "/jwt-only"),
+        json!([{ BEARER_SCHEME: [] }])
+    );
+    assert_eq!(
+        security_of(&doc, "/default"),
+        json!([{ BEARER_SCHEME: [] }])
+    );
+
+    // The default of the Security in front of the router applies to routes without `auth`.
+    let f = fixture_with(|b| b.default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY)));
+    let doc = secure_openapi(document(), &f.app).await.unwrap();
+    let doc: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    assert_eq!(
+        doc["components"]["securitySchemes"][API_KEY_SCHEME]["name"],
+        "X-API-Key"
+    );
+    assert_eq!(
+        security_of(&doc, "/default"),
+        json!([{ BEARER_SCHEME: [] }, { API_KEY_SCHEME: [] }])
+    );
 }
