@@ -59,6 +59,13 @@ pub(crate) fn check(args: &Args, errors: &mut Errors) -> Option<Vec<Scheme>> {
         }
         schemes.push(scheme);
     }
+    if let (Some(replay), [Scheme::ApiKey]) = (&args.replay, schemes.as_slice()) {
+        errors.at(
+            replay.key.span(),
+            "`replay` makes each token's `jti` single-use, and an API key has none: on a route with `auth = \"api_key\"` every request would be refused; accept `\"jwt\"` too, or remove `replay`",
+        );
+        ok = false;
+    }
     ok.then_some(schemes)
 }
 
@@ -126,6 +133,10 @@ mod tests {
             errors[0].contains("cannot be combined with `public`"),
             "{errors:?}"
         );
+        let (_, errors) = check_of(parse_quote!(auth = "api_key", replay));
+        assert!(errors[0].contains("`replay` makes each token"), "{errors:?}");
+        let (_, errors) = check_of(parse_quote!(auth = ["api_key", "jwt"], replay));
+        assert!(errors.is_empty(), "{errors:?}");
         let (_, errors) = check_of(parse_quote!(auth = 5));
         assert!(errors[0].contains("`auth` expects a scheme"), "{errors:?}");
     }

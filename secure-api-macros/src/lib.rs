@@ -81,7 +81,8 @@ use proc_macro::TokenStream;
 /// (a key in the API-key header, `X-API-Key` by default), or both. Without `auth` the
 /// handler accepts the configured default (`SecurityBuilder::default_auth`, bearer JWTs
 /// unless changed). An unknown scheme (with the close one suggested), a scheme given twice,
-/// an empty list and `auth` with `public` do not compile.
+/// an empty list, `auth` with `public`, and `replay` with `auth = "api_key"` (an API key has
+/// no `jti` to spend) do not compile.
 ///
 /// ```ignore
 /// #[secure(auth = "api_key", role = "viewer")]
