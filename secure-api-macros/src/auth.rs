@@ -134,7 +134,10 @@ mod tests {
             "{errors:?}"
         );
         let (_, errors) = check_of(parse_quote!(auth = "api_key", replay));
-        assert!(errors[0].contains("`replay` makes each token"), "{errors:?}");
+        assert!(
+            errors[0].contains("`replay` makes each token"),
+            "{errors:?}"
+        );
         let (_, errors) = check_of(parse_quote!(auth = ["api_key", "jwt"], replay));
         assert!(errors.is_empty(), "{errors:?}");
         let (_, errors) = check_of(parse_quote!(auth = 5));
