@@ -20,6 +20,10 @@
 //!   in this Redis (`redis://host:port/`), shared by every instance. Unset: in memory.
 //! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
 //!   believed (`10.0.0.0/8,2001:db8::/32`). Unset: the client is the socket peer.
+//! - `SECURE_API_KEYS_FILE`: also accept API keys in `X-API-Key` on every authenticated
+//!   route, looked up by digest in this file (one key per line, `#` comments allowed).
+//!   `customer_api gen-api-key OWNER ROLE` prints a new key on its first line and the line
+//!   to append to the file on its second, then exits.
 //!
 //! Every route is also behind a global limit of 3000 requests a minute per client address,
 //! checked before the token.
@@ -735,17 +739,42 @@ enum Command {
     PrintPolicies {
         json: bool,
     },
+    /// `gen-api-key OWNER ROLE`: print a new API key and its keys-file line, then exit.
+    GenApiKey {
+        owner: String,
+        role: String,
+    },
 }
 
+/// The prefix of the quickstart's API keys.
+const API_KEY_PREFIX: &str = "sak_live";
+const ROLES: [&str; 3] = ["admin", "editor", "viewer"];
+
 const USAGE: &str = "flags: --tls-self-signed, --tls-cert PATH --tls-key PATH, \
-                     --print-policies, --print-policies=json";
+                     --print-policies, --print-policies=json; or: gen-api-key OWNER ROLE";
 
 fn command() -> Result<Command, StartupError> {
     let mut self_signed = false;
     let mut cert = None;
     let mut key = None;
     let mut print = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("gen-api-key") {
+        let usage = || StartupError("usage: customer_api gen-api-key OWNER ROLE".into());
+        let _ = args.next();
+        let owner = args.next().ok_or_else(usage)?;
+        let role = args.next().ok_or_else(usage)?;
+        if args.next().is_some() {
+            return Err(usage());
+        }
+        if !ROLES.contains(&role.as_str()) {
+            return Err(StartupError(format!(
+                "gen-api-key: unknown role {role:?}; the roles are {}",
+                ROLES.join(", ")
+            )));
+        }
+        return Ok(Command::GenApiKey { owner, role });
+    }
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls-self-signed" => self_signed = true,
@@ -784,9 +813,21 @@ fn command() -> Result<Command, StartupError> {
 async fn run() -> Result<(), StartupError> {
     let transport = match command()? {
         Command::Serve(transport) => transport,
+        Command::GenApiKey { owner, role } => {
+            let new = secure_api::generate_api_key(API_KEY_PREFIX, &owner, [role])
+                .map_err(|e| StartupError(format!("gen-api-key: {e}")))?;
+            println!("{}", new.key().expose());
+            println!("{}", new.record().to_line());
+            return Ok(());
+        }
         Command::PrintPolicies { json } => {
             use std::io::Write;
-            let inventory = secure_api::policies();
+            let mut inventory = secure_api::policies();
+            if optional_env("SECURE_API_KEYS_FILE")?.is_some() {
+                inventory = inventory.with_default_auth(
+                    secure_api::AuthSchemes::JWT.and(secure_api::AuthSchemes::API_KEY),
+                );
+            }
             let text = if json {
                 format!("{:#}\n", inventory.to_json())
             } else {
@@ -866,6 +907,17 @@ async fn run() -> Result<(), StartupError> {
     }
     if let Some(url) = optional_env("SECURE_API_REDIS_URL")? {
         builder = with_redis(builder, &url).await?;
+    }
+    if let Some(path) = optional_env("SECURE_API_KEYS_FILE")? {
+        let keys = secure_api::FileApiKeyStore::open(&path)
+            .map_err(|e| StartupError(format!("SECURE_API_KEYS_FILE: {}", e.message())))?;
+        tracing::info!(
+            keys = keys.len(),
+            "API keys accepted from SECURE_API_KEYS_FILE"
+        );
+        builder = builder
+            .api_key_store(keys)
+            .default_auth(secure_api::AuthSchemes::JWT.and(secure_api::AuthSchemes::API_KEY));
     }
     let security = builder.build().map_err(|e| match e.setting() {
         "jwt.key" => StartupError(format!("SECURE_API_JWT_SECRET: {}", e.message())),

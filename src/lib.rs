@@ -193,8 +193,8 @@ pub mod __private {
     pub use secure_api_runtime::__serde as serde;
     pub use secure_api_runtime::RestrictedFieldsMustNotBeSerializeDirectly;
     pub use secure_api_runtime::{
-        Decoded, Guard, GuardRequest, OwnerRefusal, Policy, PolicyRegistration, PolicySource, Rate,
-        RateKeySource, SecurityError, StoreFailure, Valid, Validatable, assert_validatable,
-        check_owner, run_guard,
+        AuthSchemes, Decoded, Guard, GuardRequest, OwnerRefusal, Policy, PolicyRegistration,
+        PolicySource, Rate, RateKeySource, SecurityError, StoreFailure, Valid, Validatable,
+        assert_validatable, check_owner, run_guard,
     };
 }

@@ -19,6 +19,7 @@ pub(crate) const KEYS: &[&str] = &[
     "any_role",
     "scope",
     "any_scope",
+    "auth",
     "rate",
     "rate_key",
     "on_store_error",
@@ -92,6 +93,8 @@ pub(crate) struct Args {
     pub(crate) scope: Option<Keyed<ScopeList>>,
     /// `any_scope`: one of these scopes suffices.
     pub(crate) any_scope: Option<Keyed<ScopeList>>,
+    /// `auth = "api_key"` or `auth = ["jwt", "api_key"]`: the schemes, as written.
+    pub(crate) auth: Option<Keyed<RoleList>>,
     pub(crate) rate: Option<Keyed<LitStr>>,
     pub(crate) validate: Option<Keyed<()>>,
     pub(crate) krate: Option<Keyed<syn::Path>>,
@@ -498,6 +501,52 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 },
             }
         }
+        "auth" => {
+            const EXAMPLE: &str = "auth = [\"jwt\", \"api_key\"]";
+            let Some((_, value)) = value else {
+                errors.at(
+                    key.span(),
+                    format_args!("`auth` needs a value, such as `{EXAMPLE}`"),
+                );
+                return;
+            };
+            let schemes = match (&value, string_literal(&value)) {
+                (_, Some(lit)) => vec![lit],
+                (Expr::Array(ExprArray { elems, .. }), None) => {
+                    let mut schemes = Vec::with_capacity(elems.len());
+                    for elem in elems {
+                        match string_literal(elem) {
+                            Some(lit) => schemes.push(lit),
+                            None => {
+                                errors.spanned(
+                                    elem,
+                                    "a scheme must be a string literal, `\"jwt\"` or `\"api_key\"`",
+                                );
+                                return;
+                            }
+                        }
+                    }
+                    schemes
+                }
+                _ => {
+                    errors.spanned(
+                        &value,
+                        format_args!(
+                            "`auth` expects a scheme or an array of schemes, such as `auth = \"api_key\"` or `{EXAMPLE}`"
+                        ),
+                    );
+                    return;
+                }
+            };
+            args.auth = Some(Keyed::new(
+                &key,
+                position,
+                RoleList {
+                    span: value.span(),
+                    roles: schemes,
+                },
+            ));
+        }
         "any_role" => {
             const EXAMPLE: &str = "any_role = [\"editor\", \"auditor\"]";
             let Some((_, value)) = value else {
@@ -619,6 +668,7 @@ fn example(name: &str) -> &'static str {
         "any_role" => "any_role = [\"editor\", \"auditor\"]",
         "scope" => "scope = \"customers:write\"",
         "any_scope" => "any_scope = [\"customers:read\", \"customers:admin\"]",
+        "auth" => "auth = [\"jwt\", \"api_key\"]",
         "rate" => "rate = \"100/15m\"",
         "rate_key" => "rate_key = \"ip\"",
         "on_store_error" => "on_store_error = \"open\"",

@@ -53,6 +53,14 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
         }
         None => TokenStream::new(),
     };
+    let auth = model.auth.as_ref().and_then(|schemes| {
+        let mut schemes = schemes.iter().map(|scheme| match scheme {
+            crate::auth::Scheme::Jwt => quote!(#krate::__private::AuthSchemes::JWT),
+            crate::auth::Scheme::ApiKey => quote!(#krate::__private::AuthSchemes::API_KEY),
+        });
+        let first = schemes.next()?;
+        Some(quote!(.authenticated_by(#first #(.and(#schemes))*)))
+    });
     let rates = if model.rates.is_empty() {
         TokenStream::new()
     } else {
@@ -128,6 +136,7 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
                 )
                 #roles
                 #scopes
+                #auth
                 #rates
                 #rate_key
                 #store_failure

@@ -4,6 +4,7 @@
 //! the runtime by the path `::secure_api::__private`, so this crate is of no use on its own.
 
 mod args;
+mod auth;
 mod declared;
 mod error;
 mod expand;
@@ -90,6 +91,23 @@ use proc_macro::TokenStream;
 ///
 /// #[secure(any_scope = ["customers:read", "customers:admin"])]
 /// async fn list() -> Json<Vec<Customer>> { /* ... */ }
+/// ```
+///
+/// ## `auth = "..."` or `auth = [...]`
+///
+/// The credentials an authenticated handler accepts: `"jwt"` (a bearer token), `"api_key"`
+/// (a key in the API-key header, `X-API-Key` by default), or both. Without `auth` the
+/// handler accepts the configured default (`SecurityBuilder::default_auth`, bearer JWTs
+/// unless changed). An unknown scheme (with the close one suggested), a scheme given twice,
+/// an empty list, `auth` with `public`, and `replay` with `auth = "api_key"` (an API key has
+/// no `jti` to spend) do not compile.
+///
+/// ```ignore
+/// #[secure(auth = "api_key", role = "viewer")]
+/// async fn export() -> String { /* ... */ }
+///
+/// #[secure(auth = ["jwt", "api_key"])]
+/// async fn me(principal: Principal) -> String { /* ... */ }
 /// ```
 ///
 /// ## `rate = "N/PERIOD"`

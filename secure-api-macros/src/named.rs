@@ -81,6 +81,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         any_role: _,
         scope: _,
         any_scope: _,
+        auth: _,
         rate: _,
         validate: _,
         krate: _,
@@ -148,6 +149,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
     }
     scopes(&mut handler, policy.scope, policy.any_scope, at);
     inherit!(
+        auth,
         rate,
         validate,
         owner,

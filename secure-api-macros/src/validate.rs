@@ -61,6 +61,8 @@ pub(crate) struct Model {
     pub(crate) access: Access,
     /// `scope` / `any_scope`, checked after the roles.
     pub(crate) scopes: Option<Scopes>,
+    /// `auth`: the schemes accepted, when the attribute names them.
+    pub(crate) auth: Option<Vec<crate::auth::Scheme>>,
     pub(crate) rates: Vec<Rate>,
     pub(crate) validate: bool,
     pub(crate) validated_args: Vec<ValidatedArg>,
@@ -88,6 +90,7 @@ const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
     let access = access(&args, errors);
     let scopes = scopes(&args, errors);
+    let auth = crate::auth::check(&args, errors);
     let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
     let rates = args
         .rate
@@ -142,6 +145,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         krate,
         access,
         scopes,
+        auth,
         rate_key,
         store_open,
         rates,

@@ -18,6 +18,7 @@
 //! | `principal` | the subject once authenticated, else empty; never a credential |
 //! | `client_ip` | the client's address, or `unknown` |
 //! | `auth_scheme` | `none`, `bearer`, `basic`, `api_key` or `other`: the scheme word only |
+//! | `api_key_id` | the id of the API key presented, once found in the store, else empty; never the key |
 //! | `client_failures` | refusals of this client (authentication and throttling) in the current window |
 //!
 //! Failed authentications and throttled requests are counted per client address in a
@@ -245,6 +246,8 @@ pub(crate) struct AuditContext {
     pub(crate) auth_scheme: &'static str,
     /// The guard's check that refused the request, once one has.
     pub(crate) check: &'static str,
+    /// The id of the API key presented, once it is known to exist (never the key).
+    pub(crate) api_key_id: Option<Arc<str>>,
 }
 
 impl AuditContext {
@@ -261,6 +264,7 @@ impl AuditContext {
             client_ip,
             auth_scheme: auth_scheme(&parts.headers),
             check: "",
+            api_key_id: None,
         }
     }
 
@@ -330,6 +334,7 @@ pub(crate) fn record(
         principal = ctx.principal.as_deref().unwrap_or(""),
         client_ip = %client_ip,
         auth_scheme = ctx.auth_scheme,
+        api_key_id = ctx.api_key_id.as_deref().unwrap_or(""),
         client_failures = failures.unwrap_or(0),
         "security decision"
     );

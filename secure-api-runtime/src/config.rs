@@ -148,6 +148,7 @@ pub(crate) struct Inner {
     pub(crate) https: Option<HttpsPolicy>,
     pub(crate) wall_clock: crate::extend::WallClock,
     pub(crate) revocations: Arc<dyn crate::revocation::RevocationStore>,
+    pub(crate) api_keys: crate::authn::ApiKeySettings,
 }
 
 impl fmt::Debug for Security {
@@ -299,6 +300,9 @@ pub struct SecurityBuilder {
     #[cfg(feature = "introspection")]
     introspection: Option<crate::introspection::Introspection>,
     revocations: Option<Arc<dyn crate::revocation::RevocationStore>>,
+    api_key_store: Option<Arc<dyn crate::api_key::ApiKeyStore>>,
+    api_key_header: Option<String>,
+    default_auth: Option<crate::authn::AuthSchemes>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -751,6 +755,45 @@ impl SecurityBuilder {
         self
     }
 
+    /// Where API key records are looked up (see [`MemoryApiKeyStore`](crate::MemoryApiKeyStore)
+    /// and [`FileApiKeyStore`](crate::FileApiKeyStore)). Without one, API keys are refused.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .api_key_store(secure_api_runtime::MemoryApiKeyStore::new());
+    /// ```
+    pub fn api_key_store(mut self, store: impl crate::api_key::ApiKeyStore) -> Self {
+        self.api_key_store = Some(Arc::new(store));
+        self
+    }
+
+    /// The header that carries API keys (default `X-API-Key`). A mistake is reported by
+    /// `build` under `api_keys.header`.
+    ///
+    /// ```
+    /// let b = secure_api_runtime::Security::builder().api_key_header("x-service-key");
+    /// ```
+    pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
+        self.api_key_header = Some(name.into());
+        self
+    }
+
+    /// The schemes accepted by routes whose attribute has no `auth` key (default: bearer
+    /// JWTs only). Accepting API keys needs an [`api_key_store`](Self::api_key_store).
+    ///
+    /// ```
+    /// use secure_api_runtime::{AuthSchemes, MemoryApiKeyStore, Security};
+    /// let security = Security::builder().hmac_secret(vec![1; 32]).issuer("i").audience("a")
+    ///     .api_key_store(MemoryApiKeyStore::new())
+    ///     .default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY))
+    ///     .build();
+    /// assert!(security.is_ok());
+    /// ```
+    pub fn default_auth(mut self, schemes: crate::authn::AuthSchemes) -> Self {
+        self.default_auth = Some(schemes);
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// ```
@@ -972,6 +1015,11 @@ impl SecurityBuilder {
                 "at least one client must be tracked",
             ));
         }
+        let api_keys = crate::authn::ApiKeySettings::new(
+            self.api_key_store,
+            self.api_key_header,
+            self.default_auth,
+        )?;
         let counters = ClientCounters::new(
             clock.clone(),
             audit_window,
@@ -1013,6 +1061,7 @@ impl SecurityBuilder {
                     crate::revocation::DEFAULT_REVOCATION_CAPACITY,
                 ))
             }),
+            api_keys,
         })))
     }
 }

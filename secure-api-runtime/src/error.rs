@@ -205,6 +205,8 @@ struct Problem {
     request_id: Option<RequestId>,
     /// A response recorded for an `Idempotency-Key`, sent back as is instead of a problem.
     stored: Option<std::sync::Arc<crate::replay::StoredResponse>>,
+    /// The schemes the challenge names (bearer only unless set) and the API-key header.
+    schemes: Option<(crate::authn::AuthSchemes, Cow<'static, str>)>,
 }
 
 impl SecurityError {
@@ -220,6 +222,7 @@ impl SecurityError {
             rate_limit: None,
             request_id: None,
             stored: None,
+            schemes: None,
         }))
     }
 
@@ -544,6 +547,26 @@ impl SecurityError {
         self
     }
 
+    /// Names these schemes in `WWW-Authenticate` instead of `Bearer` alone: one challenge
+    /// per scheme, `Bearer` for JWTs and `ApiKey` (with the `header` parameter) for API keys.
+    ///
+    /// ```
+    /// # use axum::response::IntoResponse;
+    /// use secure_api_runtime::{AuthSchemes, SecurityError};
+    /// let r = SecurityError::unauthorized()
+    ///     .with_challenge_schemes(AuthSchemes::API_KEY, "x-api-key")
+    ///     .into_response();
+    /// assert_eq!(r.headers()["www-authenticate"], "ApiKey realm=\"api\", header=\"x-api-key\"");
+    /// ```
+    pub fn with_challenge_schemes(
+        mut self,
+        schemes: crate::authn::AuthSchemes,
+        api_key_header: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.0.schemes = Some((schemes, api_key_header.into()));
+        self
+    }
+
     /// Sets the realm named in `WWW-Authenticate`.
     ///
     /// ```
@@ -623,24 +646,38 @@ impl SecurityError {
             return None;
         }
         let realm = sanitize_quoted(&self.0.realm);
-        let value = match self.0.kind {
-            ErrorKind::MissingCredentials => format!("Bearer realm=\"{realm}\""),
+        let params = match self.0.kind {
+            ErrorKind::MissingCredentials => String::new(),
             ErrorKind::InvalidToken => format!(
-                "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                ", error=\"invalid_token\", error_description=\"{}\"",
                 self.0.detail
             ),
             ErrorKind::InvalidRequest => format!(
-                "Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{}\"",
+                ", error=\"invalid_request\", error_description=\"{}\"",
                 sanitize_quoted(&self.0.detail)
             ),
             ErrorKind::Forbidden => match &self.0.required_scope {
                 Some(scope) => format!(
-                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
+                    ", error=\"insufficient_scope\", scope=\"{}\"",
                     sanitize_quoted(scope)
                 ),
-                None => format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+                None => ", error=\"insufficient_scope\"".to_owned(),
             },
             _ => return None,
+        };
+        let value = match &self.0.schemes {
+            None => format!("Bearer realm=\"{realm}\"{params}"),
+            Some((schemes, header)) => schemes
+                .iter()
+                .map(|scheme| match scheme {
+                    crate::authn::AuthScheme::ApiKey => format!(
+                        "ApiKey realm=\"{realm}\", header=\"{}\"{params}",
+                        sanitize_quoted(header)
+                    ),
+                    _ => format!("Bearer realm=\"{realm}\"{params}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         HeaderValue::from_str(&value).ok()
     }

@@ -6,8 +6,9 @@
 //! 1. refuse credentials in the query string (400);
 //! 2. the global limits of the `Security`, keyed by client IP (429, or 503 when the store
 //!    is down and the limit fails closed);
-//! 3. on non-public routes, authenticate the bearer token (401 / 400), then refuse a
-//!    token whose `jti` was revoked (401; 503 when the revocation store is down);
+//! 3. on non-public routes, authenticate the bearer token or API key the route accepts
+//!    (401 / 400; see [`AuthSchemes`](crate::AuthSchemes)), then refuse a token whose
+//!    `jti` was revoked (401; 503 when the revocation store is down);
 //! 4. authorize: one of the policy's roles, through the hierarchy, then its scopes, all
 //!    of them (`scope`) or one (`any_scope`) (403);
 //! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503);
@@ -81,7 +82,7 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         let policy = P::POLICY;
         if let Some(probe) = parts.extensions.get::<PolicyProbe>() {
             // A coverage check asking which policy guards this route: answer and stop.
-            probe.answer(policy);
+            probe.answer(policy, parts.extensions.get::<Security>());
             return Err(SecurityError::misconfigured());
         }
         let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
@@ -314,8 +315,15 @@ impl Security {
             None
         } else {
             let started = std::time::Instant::now();
-            let authenticated = match bearer_token(parts) {
-                Ok(token) => inner.jwt.verify(token, &inner.hierarchy).await,
+            let authenticated = match crate::authn::presented(self, policy, parts) {
+                Ok(crate::authn::Presented::Bearer) => match bearer_token(parts) {
+                    Ok(token) => inner.jwt.verify(token, &inner.hierarchy).await,
+                    Err(refusal) => Err(refusal),
+                }
+                .map_err(|e| crate::authn::bearer_challenge(self, policy, e)),
+                Ok(crate::authn::Presented::ApiKey(key)) => {
+                    crate::authn::verify_api_key(self, key, ctx).await
+                }
                 Err(refusal) => Err(refusal),
             };
             audit::record_authentication_time(&ctx.route, started.elapsed());
@@ -336,7 +344,11 @@ impl Security {
                 );
                 return Err(ctx.refused_by(
                     "role",
-                    realm(SecurityError::forbidden().with_required_scope(roles.join(" "))),
+                    realm(crate::authn::principal_challenge(
+                        self,
+                        &principal,
+                        SecurityError::forbidden().with_required_scope(roles.join(" ")),
+                    )),
                 ));
             }
             if !policy.scopes_satisfied_by(|scope| principal.has_scope(scope)) {
@@ -348,9 +360,11 @@ impl Security {
                 );
                 return Err(ctx.refused_by(
                     "scope",
-                    realm(
+                    realm(crate::authn::principal_challenge(
+                        self,
+                        &principal,
                         SecurityError::forbidden().with_required_scope(policy.scopes().join(" ")),
-                    ),
+                    )),
                 ));
             }
             Some(principal)

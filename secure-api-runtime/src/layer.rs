@@ -121,7 +121,10 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let credentialed = carries_credentials(request.headers());
+        let credentialed = carries_credentials(request.headers())
+            || request
+                .headers()
+                .contains_key(&self.security.0.api_keys.header);
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
         let slot = RouteSlot::default();
         let (mut parts, body) = request.into_parts();

@@ -11,6 +11,8 @@
 //!   `introspection`): OAuth2 / OpenID Connect keys and opaque tokens.
 //! - [`rbac`](crate::RoleHierarchy): roles and their hierarchy.
 //! - [`guard`](crate::Guard): the extractor injected by `#[secure]`.
+//! - [`api_key`](crate::ApiKey): API keys (format, generator, records, stores) and
+//!   [`AuthSchemes`], the schemes a route accepts.
 //! - [`limiter`](crate::ManualClock): rate keys and the injectable clock.
 //! - [`store`](crate::RateLimitStore): where rate-limit state lives; [`MemoryStore`] is
 //!   bounded; `RedisStore` (feature `redis`) is shared by every instance.
@@ -44,7 +46,9 @@
 //! # Ok::<(), secure_api_runtime::ConfigError>(())
 //! ```
 
+mod api_key;
 mod audit;
+mod authn;
 mod client_ip;
 mod config;
 mod cors;
@@ -86,10 +90,15 @@ mod redis_store;
 pub mod tls;
 mod validation;
 
+pub use api_key::{
+    ApiKey, ApiKeyDigest, ApiKeyError, ApiKeyRecord, ApiKeyStore, DEFAULT_API_KEY_HEADER,
+    DEFAULT_API_KEY_PREFIX, FileApiKeyStore, MemoryApiKeyStore, NewApiKey, generate_api_key,
+};
 pub use audit::{
     AUDIT_TARGET, DEFAULT_AUDIT_WINDOW, DEFAULT_BURST_THRESHOLD, DEFAULT_TRACKED_CLIENTS,
     MAX_REQUEST_ID_LEN, RequestId,
 };
+pub use authn::{AuthScheme, AuthSchemes};
 pub use client_ip::{Cidr, CidrParseError, ForwardedHeader, TrustedProxies};
 pub use config::{
     ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_CLEANUP_INTERVAL, DEFAULT_LEEWAY,

@@ -126,6 +126,12 @@ impl RateKey {
         RateKey(format!("k:{key}"))
     }
 
+    /// An authenticated API key, by its id (in its own namespace: a raw header value can
+    /// never collide with it).
+    pub(crate) fn api_key_id(id: &str) -> Self {
+        RateKey(format!("kid:{id}"))
+    }
+
     pub(crate) fn header(name: &str, value: &str) -> Self {
         RateKey(format!("h:{name}:{value}"))
     }

@@ -5,12 +5,15 @@
 //! guards each documented operation and adds what the policy implies, so that nothing is
 //! written twice:
 //!
-//! - the `bearerAuth` security scheme (HTTP bearer, JWT) and, on every authenticated
-//!   operation, a security requirement naming it with the route's scopes (one requirement
-//!   per scope when `any_scope` makes one suffice);
+//! - the `bearerAuth` security scheme (HTTP bearer, JWT), the `apiKeyAuth` scheme (an
+//!   API key in the configured header) when some operation accepts API keys, and, on every
+//!   authenticated operation, one security requirement per scheme it accepts (any one
+//!   suffices); routes without an `auth` key accept the default of the `Security` layered
+//!   on the router (bearer JWTs when there is none). Bearer requirements name the route's
+//!   scopes (one requirement per scope when `any_scope` makes one suffice);
 //! - with [`OpenApiOptions::oauth2`], an OAuth2 security scheme whose flow lists every
-//!   scope the routes require, offered on each authenticated operation as an alternative
-//!   to `bearerAuth` with the same scopes (see [`secure_openapi_with`]);
+//!   scope the routes require, offered on each operation accepting bearer tokens as an
+//!   alternative to `bearerAuth` with the same scopes (see [`secure_openapi_with`]);
 //! - the problem+json responses the guard and the validated extractors can give: 400 on
 //!   every operation (credentials in the URL, malformed requests), 401 on authenticated
 //!   ones, 403 when roles or scopes are required, 422/413/415 when there is a request body or
@@ -56,13 +59,15 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{
-    AuthorizationCode, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityRequirement,
-    SecurityScheme,
+    ApiKey, ApiKeyValue, AuthorizationCode, Flow, Http, HttpAuthScheme, OAuth2, Scopes,
+    SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{Components, OpenApi, Ref, RefOr, Response};
 
+use crate::api_key::DEFAULT_API_KEY_HEADER;
+use crate::authn::{AuthScheme, AuthSchemes};
 use crate::policy::Policy;
-use crate::registry::{RouteCoverage, policy_of};
+use crate::registry::{RouteCoverage, probe_route};
 
 /// The utoipa crate, re-exported so that applications build documents with the same
 /// version.
@@ -74,6 +79,8 @@ pub use utoipa;
 
 /// The name of the bearer JWT security scheme in `components.securitySchemes`.
 pub const BEARER_SCHEME: &str = "bearerAuth";
+/// The name of the API-key security scheme in `components.securitySchemes`.
+pub const API_KEY_SCHEME: &str = "apiKeyAuth";
 
 /// The name of the OAuth2 security scheme that [`OpenApiOptions::oauth2`] declares.
 pub const OAUTH2_SCHEME: &str = "oauth2";
@@ -189,6 +196,7 @@ pub async fn secure_openapi_with(
 ) -> Result<OpenApi, UncoveredOperations> {
     let mut uncovered = Vec::new();
     let mut scopes: BTreeMap<String, String> = BTreeMap::new();
+    let mut api_key_header: Option<String> = None;
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
             (Method::GET, &mut item.get),
@@ -202,9 +210,17 @@ pub async fn secure_openapi_with(
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
-            match policy_of(router, method.clone(), path).await {
-                RouteCoverage::Guarded(policy) => {
-                    describe(operation, policy, options.oauth2.is_some());
+            match probe_route(router, method.clone(), path).await {
+                (RouteCoverage::Guarded(policy), probed) => {
+                    let (default_auth, header) = probed.map_or_else(
+                        || (AuthSchemes::JWT, DEFAULT_API_KEY_HEADER.to_owned()),
+                        |p| (p.default_auth, p.api_key_header),
+                    );
+                    let accepted = policy.auth_schemes().unwrap_or(default_auth);
+                    if !policy.is_public() && accepted.accepts(AuthScheme::ApiKey) {
+                        api_key_header.get_or_insert(header);
+                    }
+                    describe(operation, policy, accepted, options.oauth2.is_some());
                     for scope in policy.scopes() {
                         let description = options
                             .descriptions
@@ -213,7 +229,7 @@ pub async fn secure_openapi_with(
                         scopes.insert((*scope).to_owned(), description.to_owned());
                     }
                 }
-                RouteCoverage::Unguarded(_) | RouteCoverage::NoRoute => {
+                (RouteCoverage::Unguarded(_) | RouteCoverage::NoRoute, _) => {
                     uncovered.push(format!("{method} {path}"));
                 }
             }
@@ -242,6 +258,20 @@ pub async fn secure_openapi_with(
                     scopes.into_iter().collect::<Scopes>(),
                 ),
             )])),
+        );
+    }
+    if let Some(header) = api_key_header {
+        let name = if header == DEFAULT_API_KEY_HEADER {
+            "X-API-Key".to_owned()
+        } else {
+            header
+        };
+        components.security_schemes.insert(
+            API_KEY_SCHEME.to_owned(),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                name,
+                "An API key `<prefix>_<id>_<secret>_<checksum>`; never in the URL.".to_owned(),
+            ))),
         );
     }
     components
@@ -312,36 +342,42 @@ const COMPONENT_RESPONSES: &[(&str, &str, bool)] = &[
     ),
 ];
 
-/// The security requirements of an authenticated operation: one naming every scope, or,
-/// when one scope suffices, one per scope (requirements are alternatives); each for
-/// `bearerAuth` and, when declared, for `oauth2`.
-fn requirements(policy: &Policy, oauth2: bool) -> Vec<SecurityRequirement> {
+/// The security requirements of an authenticated operation (alternatives: any one
+/// suffices). For bearer tokens, one naming every scope, or, when one scope suffices, one per
+/// scope; each for `bearerAuth` and, when declared, for `oauth2`. For API keys, one for
+/// `apiKeyAuth` (an API key's scopes come from its record, not from an OAuth2 flow).
+fn requirements(policy: &Policy, accepted: AuthSchemes, oauth2: bool) -> Vec<SecurityRequirement> {
     let sets: Vec<Vec<&str>> = if policy.any_scope_suffices() {
         policy.scopes().iter().map(|scope| vec![*scope]).collect()
     } else {
         vec![policy.scopes().to_vec()]
     };
-    let schemes: &[&str] = if oauth2 {
-        &[BEARER_SCHEME, OAUTH2_SCHEME]
-    } else {
-        &[BEARER_SCHEME]
-    };
-    schemes
-        .iter()
-        .flat_map(|scheme| {
-            sets.iter()
-                .map(move |scopes| SecurityRequirement::new(*scheme, scopes.iter().copied()))
-        })
-        .collect()
+    let mut out = Vec::new();
+    if accepted.accepts(AuthScheme::Jwt) {
+        let schemes: &[&str] = if oauth2 {
+            &[BEARER_SCHEME, OAUTH2_SCHEME]
+        } else {
+            &[BEARER_SCHEME]
+        };
+        for scheme in schemes {
+            for scopes in &sets {
+                out.push(SecurityRequirement::new(*scheme, scopes.iter().copied()));
+            }
+        }
+    }
+    if accepted.accepts(AuthScheme::ApiKey) {
+        out.push(SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()));
+    }
+    out
 }
 
 /// Adds the policy's security requirement and problem responses to one operation.
-fn describe(operation: &mut Operation, policy: &Policy, oauth2: bool) {
+fn describe(operation: &mut Operation, policy: &Policy, accepted: AuthSchemes, oauth2: bool) {
     let has_body = operation.request_body.is_some();
     let mut statuses: Vec<(&str, &str)> = vec![("400", "BadRequest")];
     if !policy.is_public() {
         statuses.push(("401", "Unauthorized"));
-        operation.security = Some(requirements(policy, oauth2));
+        operation.security = Some(requirements(policy, accepted, oauth2));
     }
     if !policy.roles().is_empty() || !policy.scopes().is_empty() {
         statuses.push(("403", "Forbidden"));

@@ -195,6 +195,7 @@ pub struct Policy {
     on_store_error: StoreFailure,
     transport: RouteTransport,
     scopes: ScopeRule,
+    auth: Option<crate::authn::AuthSchemes>,
 }
 
 /// The OAuth2 scopes a route requires: all of them, or any one.
@@ -248,6 +249,7 @@ impl Policy {
             on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
             scopes: NO_SCOPES,
+            auth: None,
         }
     }
 
@@ -267,7 +269,31 @@ impl Policy {
             on_store_error: StoreFailure::Closed,
             transport: NO_TRANSPORT,
             scopes: NO_SCOPES,
+            auth: None,
         }
+    }
+
+    /// `auth = ...`: the schemes this route accepts, instead of the configured default.
+    ///
+    /// ```
+    /// use secure_api_runtime::{AuthSchemes, Policy};
+    /// const P: Policy = Policy::authenticated("h").authenticated_by(AuthSchemes::API_KEY);
+    /// assert_eq!(P.auth_schemes(), Some(AuthSchemes::API_KEY));
+    /// ```
+    pub const fn authenticated_by(mut self, schemes: crate::authn::AuthSchemes) -> Policy {
+        self.auth = Some(schemes);
+        self
+    }
+
+    /// The schemes the route accepts, when its attribute names them (`None`: the
+    /// configured default, see
+    /// [`SecurityBuilder::default_auth`](crate::SecurityBuilder::default_auth)).
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::authenticated("h").auth_schemes(), None);
+    /// ```
+    pub const fn auth_schemes(&self) -> Option<crate::authn::AuthSchemes> {
+        self.auth
     }
 
     /// Requires any one of `roles` (honouring the configured hierarchy).
@@ -628,7 +654,8 @@ pub enum RateKeySource {
     Principal,
     /// The client IP (IPv6 bucketed by the configured prefix, /64 by default).
     Ip,
-    /// The `X-API-Key` header's value (hashed by the stores, never logged).
+    /// The id of the authenticated API key; when the request was not authenticated by an
+    /// API key, the value of the API-key header (hashed by the stores, never logged).
     ApiKey,
     /// The value of this request header (lower-case name).
     Header(&'static str),

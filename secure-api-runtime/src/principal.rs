@@ -15,7 +15,10 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use serde_json::{Map, Value};
 
+use crate::api_key::ApiKeyRecord;
+use crate::authn::AuthScheme;
 use crate::error::SecurityError;
+use crate::rbac::RoleHierarchy;
 
 /// Who is calling: subject, roles (as granted and as held through the hierarchy), scopes
 /// and the verified claims.
@@ -41,6 +44,8 @@ struct Inner {
     effective_roles: Vec<Arc<str>>,
     scopes: Vec<String>,
     claims: Map<String, Value>,
+    scheme: Option<AuthScheme>,
+    api_key_id: Option<String>,
 }
 
 impl Principal {
@@ -70,6 +75,8 @@ impl Principal {
             effective_roles,
             scopes: scopes.into_iter().map(Into::into).collect(),
             claims: Map::new(),
+            scheme: None,
+            api_key_id: None,
         }))
     }
 
@@ -86,7 +93,47 @@ impl Principal {
             effective_roles,
             scopes,
             claims,
+            scheme: Some(AuthScheme::Jwt),
+            api_key_id: None,
         }))
+    }
+
+    /// The principal of a verified API key: its owner, roles (expanded through the
+    /// hierarchy) and scopes; no claims.
+    pub(crate) fn from_api_key(record: &ApiKeyRecord, hierarchy: &RoleHierarchy) -> Self {
+        let roles = record.roles().to_vec();
+        let effective_roles = hierarchy.expand(roles.iter().map(String::as_str));
+        Principal(Arc::new(Inner {
+            subject: record.owner().to_owned(),
+            roles,
+            effective_roles,
+            scopes: record.scopes().to_vec(),
+            claims: Map::new(),
+            scheme: Some(AuthScheme::ApiKey),
+            api_key_id: Some(record.id().to_owned()),
+        }))
+    }
+
+    /// How the principal authenticated: [`AuthScheme::Jwt`] or [`AuthScheme::ApiKey`];
+    /// `None` for a principal built with [`Principal::new`].
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], [] as [&str; 0]);
+    /// assert_eq!(p.auth_scheme(), None);
+    /// ```
+    pub fn auth_scheme(&self) -> Option<AuthScheme> {
+        self.0.scheme
+    }
+
+    /// The id of the API key that authenticated the principal (the public part of the
+    /// key, safe to log), when it was one.
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Principal::new("a", [] as [&str; 0], [] as [&str; 0]);
+    /// assert_eq!(p.api_key_id(), None);
+    /// ```
+    pub fn api_key_id(&self) -> Option<&str> {
+        self.0.api_key_id.as_deref()
     }
 
     /// The subject (`sub` claim).
@@ -180,6 +227,8 @@ impl fmt::Debug for Principal {
             .field("subject", &self.0.subject)
             .field("roles", &self.0.roles)
             .field("scopes", &self.0.scopes)
+            .field("auth_scheme", &self.0.scheme)
+            .field("api_key_id", &self.0.api_key_id)
             .finish_non_exhaustive()
     }
 }

@@ -56,7 +56,7 @@ const CREDENTIAL_WORDS: &[&str] = &[
     "bearer",
 ];
 
-fn credential_like(name: &str) -> bool {
+pub(crate) fn credential_like(name: &str) -> bool {
     CREDENTIAL_HEADERS.contains(&name) || CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
 }
 

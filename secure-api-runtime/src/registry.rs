@@ -24,6 +24,7 @@ use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
+use crate::authn::{AuthScheme, AuthSchemes};
 use crate::policy::{Access, Policy};
 
 /// One policy in the inventory; `#[secure]` submits one per handler. Not built by hand.
@@ -77,7 +78,7 @@ pub fn policies() -> PolicyInventory {
         .collect();
     list.sort_by_key(|p| p.handler());
     list.dedup_by_key(|p| p.handler());
-    PolicyInventory(list)
+    PolicyInventory(list, AuthSchemes::JWT)
 }
 
 /// The list returned by [`policies`]: printed as a table by `Display`, as JSON by
@@ -89,9 +90,23 @@ pub fn policies() -> PolicyInventory {
 /// assert!(inventory.to_string().starts_with("HANDLER"));
 /// ```
 #[derive(Debug, Clone)]
-pub struct PolicyInventory(Vec<&'static Policy>);
+pub struct PolicyInventory(Vec<&'static Policy>, AuthSchemes);
 
 impl PolicyInventory {
+    /// Shows `schemes` for the routes whose attribute has no `auth` key (pass the
+    /// configured [`SecurityBuilder::default_auth`](crate::SecurityBuilder::default_auth));
+    /// bearer JWTs otherwise.
+    ///
+    /// ```
+    /// use secure_api_runtime::{AuthSchemes, policies};
+    /// let inventory = policies().with_default_auth(AuthSchemes::JWT.and(AuthSchemes::API_KEY));
+    /// # let _ = inventory;
+    /// ```
+    pub fn with_default_auth(mut self, schemes: AuthSchemes) -> Self {
+        self.1 = schemes;
+        self
+    }
+
     /// The policies, sorted by handler path.
     ///
     /// ```
@@ -138,16 +153,16 @@ impl PolicyInventory {
     /// assert!(json.as_array().is_some());
     /// ```
     pub fn to_json(&self) -> Value {
-        Value::Array(self.iter().map(policy_json).collect())
+        Value::Array(self.iter().map(|p| policy_json(p, self.1)).collect())
     }
 }
 
 /// The JSON object of one policy, as in [`PolicyInventory::to_json`].
-fn policy_json(policy: &Policy) -> Value {
+fn policy_json(policy: &Policy, default_auth: AuthSchemes) -> Value {
     json!({
         "handler": policy.handler(),
         "access": access_word(policy),
-        "auth": auth_schemes(policy),
+        "auth": auth_schemes(policy, default_auth),
         "roles": policy.roles(),
         "scopes": policy.scopes(),
         "scopes_match": if policy.any_scope_suffices() { "any" } else { "all" },
@@ -198,9 +213,20 @@ fn access_word(policy: &Policy) -> &'static str {
     }
 }
 
-/// The authentication schemes a policy accepts.
-pub(crate) fn auth_schemes(policy: &Policy) -> &'static [&'static str] {
-    if policy.is_public() { &[] } else { &["bearer"] }
+/// The authentication schemes a policy accepts: `bearer` (JWT) and `api_key`.
+pub(crate) fn auth_schemes(policy: &Policy, default_auth: AuthSchemes) -> Vec<&'static str> {
+    if policy.is_public() {
+        return Vec::new();
+    }
+    policy
+        .auth_schemes()
+        .unwrap_or(default_auth)
+        .iter()
+        .map(|scheme| match scheme {
+            AuthScheme::ApiKey => "api_key",
+            _ => "bearer",
+        })
+        .collect()
 }
 
 impl fmt::Display for PolicyInventory {
@@ -222,7 +248,7 @@ impl fmt::Display for PolicyInventory {
                 [
                     p.handler().to_owned(),
                     access_word(p).to_owned(),
-                    or_dash(auth_schemes(p).join(",")),
+                    or_dash(auth_schemes(p, self.1).join(",")),
                     or_dash(p.roles().join("|")),
                     or_dash(scope_cell(p)),
                     or_dash(
@@ -265,11 +291,33 @@ impl fmt::Display for PolicyInventory {
 /// Asks a guard which policy it applies. The guard answers and refuses at once, before
 /// reading credentials, counting, logging or reaching the handler.
 #[derive(Clone, Default)]
-pub(crate) struct PolicyProbe(Arc<Mutex<Option<&'static Policy>>>);
+pub(crate) struct PolicyProbe(
+    Arc<Mutex<Option<&'static Policy>>>,
+    Arc<Mutex<Option<ProbedAuth>>>,
+);
+
+/// The configured default schemes and API-key header of the `Security` in front of a
+/// probed route.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+pub(crate) struct ProbedAuth {
+    pub(crate) default_auth: AuthSchemes,
+    pub(crate) api_key_header: String,
+}
 
 impl PolicyProbe {
-    pub(crate) fn answer(&self, policy: &'static Policy) {
+    pub(crate) fn answer(&self, policy: &'static Policy, security: Option<&crate::Security>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(policy);
+        if let Some(security) = security {
+            *self.1.lock().unwrap_or_else(|e| e.into_inner()) = Some(ProbedAuth {
+                default_auth: security.0.api_keys.default_auth,
+                api_key_header: security.0.api_keys.header.as_str().to_owned(),
+            });
+        }
+    }
+
+    fn probed_auth(&self) -> Option<ProbedAuth> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn answered(&self) -> Option<&'static Policy> {
@@ -303,7 +351,28 @@ pub enum RouteCoverage {
 /// # }
 /// ```
 pub async fn policy_of(router: &Router, method: Method, path: &str) -> RouteCoverage {
+    probe_route(router, method, path).await.0
+}
+
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+/// [`policy_of`], with the authentication settings of the `Security` in front of the
+/// route when there is one.
+pub(crate) async fn probe_route(
+    router: &Router,
+    method: Method,
+    path: &str,
+) -> (RouteCoverage, Option<ProbedAuth>) {
     let probe = PolicyProbe::default();
+    let coverage = probe_with(&probe, router, method, path).await;
+    (coverage, probe.probed_auth())
+}
+
+async fn probe_with(
+    probe: &PolicyProbe,
+    router: &Router,
+    method: Method,
+    path: &str,
+) -> RouteCoverage {
     let uri = concrete_path(path);
     let Ok(mut request) = Request::builder()
         .method(method)

@@ -273,9 +273,13 @@ impl Security {
                 None => self.ip_key(policy, parts)?,
             },
             RateKeySource::Ip => self.ip_key(policy, parts)?,
-            RateKeySource::ApiKey => match header_value(parts, "x-api-key") {
-                Some(value) => RateKey::api_key(value),
-                None => self.ip_key(policy, parts)?,
+            RateKeySource::ApiKey => match (
+                principal.and_then(Principal::api_key_id),
+                header_value(parts, self.0.api_keys.header.as_str()),
+            ) {
+                (Some(id), _) => RateKey::api_key_id(id),
+                (None, Some(value)) => RateKey::api_key(value),
+                (None, None) => self.ip_key(policy, parts)?,
             },
             RateKeySource::Header(name) => match header_value(parts, name) {
                 Some(value) => RateKey::header(name, value),

@@ -2,6 +2,7 @@
 //! the `Security` layer, as an application would mount it.
 #![allow(clippy::unwrap_used)]
 
+mod api_keys;
 mod auth;
 mod bench_server;
 mod config;
