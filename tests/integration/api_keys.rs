@@ -500,6 +500,7 @@ async fn no_key_material_reaches_the_logs_and_the_audit_names_the_key_id() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
+    crate::support::steady_tracing();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let f = fixture_with(|b| b.log_requests(true));

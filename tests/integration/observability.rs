@@ -92,6 +92,7 @@ impl Capture {
                     .with_writer(move || writer.clone()),
             )
             .with(tracing_subscriber::filter::LevelFilter::TRACE);
+        crate::support::steady_tracing();
         let guard = tracing::subscriber::set_default(subscriber);
         (capture, guard)
     }

@@ -256,6 +256,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Checks {
 #[tokio::test]
 async fn audit_events_say_which_check_refused() {
     let checks = Checks::default();
+    crate::support::steady_tracing();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(checks.clone()));
     let app = app();

@@ -523,3 +523,19 @@ fn base64url_round_trips_every_length() {
     assert_eq!(b64url(b"\xfb\xff"), "-_8");
     assert_eq!(b64url(br#"{"alg":"none"}"#), "eyJhbGciOiJub25lIn0");
 }
+
+/// Installs, once per test binary, a global subscriber interested in every event.
+///
+/// Tests that capture logs install their own subscriber for their thread only
+/// (`set_default`). tracing caches, per callsite, whether any subscriber wants its events;
+/// with several thread-local subscribers coming and going in parallel tests that cache can
+/// be rebuilt while one of them is between registration and use, and an event a capturing
+/// test waits for is then skipped. A permanent subscriber that wants everything keeps every
+/// callsite's interest at "always", so each test's own subscriber sees each of its events.
+pub(crate) fn steady_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only when a global subscriber exists already, which serves as well.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
