@@ -23,6 +23,7 @@ pub(crate) const KEYS: &[&str] = &[
     "validate",
     "replay",
     "idempotent",
+    "signed",
     "deprecated",
     "sunset",
     "link",
@@ -83,6 +84,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<Keyed<syn::Path>>,
     pub(crate) replay: Option<Keyed<()>>,
     pub(crate) idempotent: Option<Keyed<()>>,
+    /// `signed`: requests need an HTTP Message Signature.
+    pub(crate) signed: Option<Keyed<()>>,
     pub(crate) deprecated: Option<Keyed<LitStr>>,
     pub(crate) sunset: Option<Keyed<LitStr>>,
     pub(crate) link: Option<Keyed<LitStr>>,
@@ -409,7 +412,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             };
             args.owner_refusal = Some(Keyed::new(&key, position, lit));
         }
-        "public" | "validate" | "replay" | "idempotent" => {
+        "public" | "validate" | "replay" | "idempotent" | "signed" => {
             if let Some((_, value)) = value {
                 errors.spanned(
                     &value,
@@ -421,6 +424,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 "public" => &mut args.public,
                 "replay" => &mut args.replay,
                 "idempotent" => &mut args.idempotent,
+                "signed" => &mut args.signed,
                 _ => &mut args.validate,
             };
             *slot = Some(Keyed::new(&key, position, ()));
@@ -543,6 +547,7 @@ fn example(name: &str) -> &'static str {
         "validate" => "validate",
         "replay" => "replay",
         "idempotent" => "idempotent",
+        "signed" => "signed",
         "deprecated" => "deprecated = \"2027-01-01\"",
         "sunset" => "sunset = \"2027-06-30\"",
         "link" => "link = \"https://api.example.com/v2/docs\"",

@@ -75,7 +75,10 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
     } else {
         TokenStream::new()
     };
-    let transport = transport(&model.transport);
+    let mut transport = transport(&model.transport);
+    if model.signed {
+        transport.extend(quote!(.signed()));
+    }
 
     let guard: FnArg = syn::parse_quote!(_: #krate::__private::Guard<#policy_ident>);
     let mut inputs = Punctuated::new();

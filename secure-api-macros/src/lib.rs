@@ -166,6 +166,21 @@ use proc_macro::TokenStream;
 /// async fn create(Json(new): Json<NewCustomer>) -> StatusCode { /* ... */ }
 /// ```
 ///
+/// ## `signed`
+///
+/// A flag: requests need an HTTP Message Signature (RFC 9421) on top of the bearer token,
+/// made with a signing key owned by the authenticated principal (`Signature-Input` and
+/// `Signature` covering `@method`, `@path`, `@query` and, with a body, `content-digest`;
+/// parameters `created`, `keyid`, `nonce`, `alg="hmac-sha256"`). Each nonce is single-use
+/// and `created` must be recent. The keys come from `SecurityBuilder::http_signatures`;
+/// clients sign with `secure_api::signature::RequestSigner`. It needs a principal, so it
+/// cannot be combined with `public`:
+///
+/// ```ignore
+/// #[secure(role = "editor", signed, validate)]
+/// async fn transfer(Json(t): Json<Transfer>) -> StatusCode { /* ... */ }
+/// ```
+///
 /// ## `policy = NAME`
 ///
 /// Applies a named policy defined with [`policy!`]: its keys, plus those of the attribute.
@@ -255,8 +270,8 @@ use proc_macro::TokenStream;
 /// argument of the wrong type, an ownership check with the wrong signature or on a public
 /// handler, a role that is not declared, a `rate_key` that is unknown, names an invalid
 /// header, or says `"principal"` on a `public` route, `rate_key`/`on_store_error` without
-/// `rate`. The function is then emitted unchanged next to the errors, so editors keep
-/// working.
+/// `rate`, `signed` on a `public` route. The function is then emitted unchanged next to
+/// the errors, so editors keep working.
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

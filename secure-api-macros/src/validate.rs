@@ -61,6 +61,8 @@ pub(crate) struct Model {
     pub(crate) rate_key: Option<RateKey>,
     /// `on_store_error = "open"`.
     pub(crate) store_open: bool,
+    /// `signed`: requests need an HTTP Message Signature.
+    pub(crate) signed: bool,
     /// Replay, idempotency, deprecation and header keys.
     pub(crate) transport: crate::transport::Transport,
     /// Built-in and custom guards, in source order.
@@ -79,6 +81,7 @@ const VALIDATED_EXTRACTORS: &[&str] = &["Json", "Query", "Form", "Path"];
 pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) -> Model {
     let access = access(&args, errors);
     let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
+    let signed = signed(&args, &access, errors);
     let rates = args
         .rate
         .as_ref()
@@ -137,11 +140,26 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validate: args.validate.is_some(),
         validated_args,
         decoded_args,
+        signed,
         transport,
         guards: args.guards,
         owner,
         declared_file: args.declared.as_ref().map(crate::declared::Declared::path),
     }
+}
+
+/// `signed` needs the authenticated principal, who must own the signing key.
+fn signed(args: &Args, access: &Access, errors: &mut Errors) -> bool {
+    let Some(signed) = &args.signed else {
+        return false;
+    };
+    if let (Access::Public, Some(public)) = (access, &args.public) {
+        errors.at(
+            later(signed, public).span(),
+            "`signed` cannot be combined with `public`: a request signature must be made with a key of the authenticated principal, and a public handler has none",
+        );
+    }
+    true
 }
 
 /// `rate = "10/1s; 1000/1h"`: every rate, each error on its own.

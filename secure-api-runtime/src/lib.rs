@@ -26,6 +26,8 @@
 //! - [`extend`](crate::RequestGuard): custom guards and ownership checks; [`guards`]: the
 //!   built-in ones.
 //! - [`output`](crate::AuthorizedOutput): fields of a response shown per principal.
+//! - [`signature`]: HTTP Message Signatures (RFC 9421) of `signed` routes, and a signer
+//!   for clients.
 //! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //! - [`transport`](crate::HttpsSettings): HTTPS and HSTS, CORS, single-use tokens,
 //!   `Idempotency-Key`, deprecation and sunset; `tls` (feature `tls`): rustls serving.
@@ -65,6 +67,7 @@ mod redact;
 mod registry;
 mod replay;
 pub mod routing;
+pub mod signature;
 mod store;
 mod throttle;
 mod transport;

@@ -203,6 +203,7 @@ struct RouteTransport {
     link: Option<&'static str>,
     relaxed_headers: bool,
     csp: Option<&'static str>,
+    signed: bool,
 }
 
 const NO_TRANSPORT: RouteTransport = RouteTransport {
@@ -213,6 +214,7 @@ const NO_TRANSPORT: RouteTransport = RouteTransport {
     link: None,
     relaxed_headers: false,
     csp: None,
+    signed: false,
 };
 
 impl Policy {
@@ -358,6 +360,26 @@ impl Policy {
     pub const fn content_security_policy(mut self, csp: &'static str) -> Policy {
         self.transport.csp = Some(csp);
         self
+    }
+
+    /// `signed`: requests need an HTTP Message Signature (RFC 9421) by a key of the
+    /// authenticated principal; see [`signature`](crate::signature).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").signed().requires_signature());
+    /// ```
+    pub const fn signed(mut self) -> Policy {
+        self.transport.signed = true;
+        self
+    }
+
+    /// Whether requests need an HTTP Message Signature.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").requires_signature());
+    /// ```
+    pub const fn requires_signature(&self) -> bool {
+        self.transport.signed
     }
 
     /// Whether each token's `jti` is single-use on this route.

@@ -157,6 +157,7 @@ fn policy_json(policy: &Policy) -> Value {
         "idempotent": policy.is_idempotent(),
         "deprecated": policy.deprecation(),
         "sunset": policy.sunset(),
+        "signed": policy.requires_signature(),
     })
 }
 
@@ -168,6 +169,9 @@ fn lifecycle(policy: &Policy) -> String {
     }
     if policy.is_idempotent() {
         words.push("idempotent".to_owned());
+    }
+    if policy.requires_signature() {
+        words.push("signed".to_owned());
     }
     if let Some(at) = policy.deprecation() {
         words.push(format!("deprecated@{at}"));
