@@ -17,6 +17,7 @@ mod rbac;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod secrets;
+mod signatures;
 mod support;
 mod throttling;
 mod throttling_scale;
