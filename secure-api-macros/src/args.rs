@@ -42,6 +42,9 @@ pub(crate) const KEYS: &[&str] = &[
 /// literals the macro checks while compiling.
 pub(crate) const BUILTIN_GUARDS: &[&str] = &["ip_allow", "time_window", "maintenance"];
 
+/// The hidden entry through which `#[secure_versions]` tells each variant its version.
+pub(crate) const VERSION_KEY: &str = "__secure_api_version";
+
 /// The hidden entry through which a named policy hands its keys back to `#[secure]`.
 pub(crate) const RESOLVED_POLICY: &str = "__secure_api_policy";
 
@@ -105,6 +108,8 @@ pub(crate) struct Args {
     pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
     /// The declared roles and scopes (`secure-api.roles`), when the application has any.
     pub(crate) declared: Option<crate::declared::Declared>,
+    /// `__secure_api_version = "v1"`: the version of a `#[secure_versions]` variant.
+    pub(crate) version: Option<Keyed<LitStr>>,
 }
 
 /// `rate_key = "principal" | "ip" | "api_key" | "header:NAME"` or `rate_key = path::to::fn`.
@@ -253,6 +258,10 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
             }
             continue;
         }
+        if name == VERSION_KEY {
+            set_version(&mut args, entry, position, errors);
+            continue;
+        }
         if BUILTIN_GUARDS.contains(&name.as_str()) {
             errors.at(
                 entry.key.span(),
@@ -282,7 +291,7 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
 
 /// Splits at top-level commas, in source order; an empty entry is an error except after a
 /// trailing comma.
-fn split_entries(attr: TokenStream) -> Vec<syn::Result<TokenStream>> {
+pub(crate) fn split_entries(attr: TokenStream) -> Vec<syn::Result<TokenStream>> {
     let mut chunks = Vec::new();
     let mut current = Vec::new();
     for tree in attr {
@@ -532,6 +541,19 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             }
         }
         _ => unreachable_key(name, &key, errors),
+    }
+}
+
+/// The hidden version entry, written by `#[secure_versions]`.
+fn set_version(args: &mut Args, entry: Entry, position: usize, errors: &mut Errors) {
+    match entry.value.as_ref().and_then(|(_, value)| string_literal(value)) {
+        Some(lit) if args.version.is_none() => {
+            args.version = Some(Keyed::new(&entry.key, position, lit));
+        }
+        _ => errors.at(
+            entry.key.span(),
+            "`__secure_api_version` is written by `#[secure_versions]`; declare versions with `#[secure_versions(v1(...), v2(...))]`",
+        ),
     }
 }
 

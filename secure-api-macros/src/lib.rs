@@ -11,6 +11,7 @@ mod named;
 mod output;
 mod transport;
 mod validate;
+mod versions;
 
 use proc_macro::TokenStream;
 
@@ -307,6 +308,56 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Ok(()), None) => item,
     };
     output.into()
+}
+
+/// One handler body, several API versions, each with its own policy.
+///
+/// ```ignore
+/// #[secure_versions(
+///     v1(role = "viewer", deprecated = "2026-01-01", link = "/v2/customers"),
+///     v2(role = "viewer", rate = "100/1m"),
+/// )]
+/// async fn list_customers(State(db): State<Db>) -> Json<Vec<Customer>> { /* ... */ }
+///
+/// let app = SecureRouter::new()
+///     .version(ApiVersion::new("v1"), SecureRouter::new().route("/customers", get(list_customers_v1)))
+///     .version(ApiVersion::new("v2"), SecureRouter::new().route("/customers", get(list_customers_v2)));
+/// ```
+///
+/// Each `vN(keys)` becomes a handler `<name>_vN` with the same attributes, signature and
+/// body, carrying `#[secure(keys)]`: the keys are those of `#[secure]` (a named `policy`
+/// included) and are checked as such. Each variant's policy records its version, so the
+/// policy inventory lists every variant with its version, and a variant mounted under
+/// another version by `SecureRouter::version` refuses with 500. Version names are `v` and a
+/// number, optionally followed by lower-case letters, digits or `_` (`v1`, `v2beta`);
+/// `crate = "..."` applies to every version.
+///
+/// Errors: no version, a repeated version, a name that is not a version name, a version
+/// without its parentheses, `#[secure]` on the same handler, a handler that is not `async`,
+/// and every error of a version's keys.
+#[proc_macro_attribute]
+pub fn secure_versions(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let mut errors = error::Errors::default();
+    let versions = versions::parse(attr.into(), &mut errors);
+    let handler = match args::parse_handler(item.clone()) {
+        Ok(handler) => {
+            versions::check_handler(&handler, &mut errors);
+            Some(handler)
+        }
+        Err(_) => {
+            errors.at(
+                proc_macro2::Span::call_site(),
+                "`#[secure_versions]` applies to an `async fn` handler only",
+            );
+            None
+        }
+    };
+    match (errors.finish(), handler) {
+        (Ok(()), Some(handler)) => expand::versions(&versions, &handler).into(),
+        (Err(error), _) => expand::unchanged(item, &error).into(),
+        (Ok(()), None) => item.into(),
+    }
 }
 
 /// Defines a named policy: keys of `#[secure]` shared by several handlers.

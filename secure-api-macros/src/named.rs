@@ -98,6 +98,9 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         guards: _,
         resolved_policy: _,
         declared: _,
+        // The version belongs to the handler variant that `#[secure_versions]` wrote; a
+        // policy cannot give one.
+        version: _,
     } = &policy;
     let at = handler
         .policy

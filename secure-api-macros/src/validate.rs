@@ -63,6 +63,8 @@ pub(crate) struct Model {
     pub(crate) store_open: bool,
     /// `signed`: requests need an HTTP Message Signature.
     pub(crate) signed: bool,
+    /// The version of a `#[secure_versions]` variant.
+    pub(crate) version: Option<String>,
     /// Replay, idempotency, deprecation and header keys.
     pub(crate) transport: crate::transport::Transport,
     /// Built-in and custom guards, in source order.
@@ -141,6 +143,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validated_args,
         decoded_args,
         signed,
+        version: args.version.as_ref().map(|v| v.value.value()),
         transport,
         guards: args.guards,
         owner,

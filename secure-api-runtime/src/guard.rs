@@ -100,6 +100,10 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
             let _ = state.policy.set(policy);
         }
+        if let Err(refusal) = crate::versions::check_mounted(policy, parts) {
+            audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
+            return Err(refusal);
+        }
         let decision = security
             .admit::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
             .await;

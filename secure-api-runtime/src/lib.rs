@@ -28,6 +28,8 @@
 //! - [`output`](crate::AuthorizedOutput): fields of a response shown per principal.
 //! - [`signature`]: HTTP Message Signatures (RFC 9421) of `signed` routes, and a signer
 //!   for clients.
+//! - [`versions`]: `/v1`, `/v2` routers whose handlers share a body with a policy per
+//!   version.
 //! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //! - [`transport`](crate::HttpsSettings): HTTPS and HSTS, CORS, single-use tokens,
 //!   `Idempotency-Key`, deprecation and sunset; `tls` (feature `tls`): rustls serving.
@@ -68,6 +70,7 @@ mod registry;
 mod replay;
 pub mod routing;
 pub mod signature;
+pub mod versions;
 mod store;
 mod throttle;
 mod transport;

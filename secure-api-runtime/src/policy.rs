@@ -204,6 +204,7 @@ struct RouteTransport {
     relaxed_headers: bool,
     csp: Option<&'static str>,
     signed: bool,
+    version: Option<&'static str>,
 }
 
 const NO_TRANSPORT: RouteTransport = RouteTransport {
@@ -215,6 +216,7 @@ const NO_TRANSPORT: RouteTransport = RouteTransport {
     relaxed_headers: false,
     csp: None,
     signed: false,
+    version: None,
 };
 
 impl Policy {
@@ -380,6 +382,27 @@ impl Policy {
     /// ```
     pub const fn requires_signature(&self) -> bool {
         self.transport.signed
+    }
+
+    /// The API version this variant of a handler serves (`#[secure_versions]`); see
+    /// [`versions`](crate::versions).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("app::list_v1").in_version("v1");
+    /// assert_eq!(p.version(), Some("v1"));
+    /// ```
+    pub const fn in_version(mut self, version: &'static str) -> Policy {
+        self.transport.version = Some(version);
+        self
+    }
+
+    /// The API version of this handler variant, if it is one.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").version(), None);
+    /// ```
+    pub const fn version(&self) -> Option<&'static str> {
+        self.transport.version
     }
 
     /// Whether each token's `jti` is single-use on this route.

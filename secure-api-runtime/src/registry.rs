@@ -130,7 +130,8 @@ impl PolicyInventory {
 
     /// The inventory as a JSON array, one object per policy: `handler`, `access`
     /// (`public` or `authenticated`), `auth` (accepted schemes), `roles` (any of),
-    /// `rates` (`count`, `period_secs`), `validate`.
+    /// `rates` (`count`, `period_secs`), `validate`, `replay`, `idempotent`, `deprecated`,
+    /// `sunset`, `signed` and `version` (of a `#[secure_versions]` variant, or null).
     ///
     /// ```
     /// let json = secure_api_runtime::policies().to_json();
@@ -158,6 +159,7 @@ fn policy_json(policy: &Policy) -> Value {
         "deprecated": policy.deprecation(),
         "sunset": policy.sunset(),
         "signed": policy.requires_signature(),
+        "version": policy.version(),
     })
 }
 
@@ -172,6 +174,9 @@ fn lifecycle(policy: &Policy) -> String {
     }
     if policy.requires_signature() {
         words.push("signed".to_owned());
+    }
+    if let Some(version) = policy.version() {
+        words.push(format!("version={version}"));
     }
     if let Some(at) = policy.deprecation() {
         words.push(format!("deprecated@{at}"));
