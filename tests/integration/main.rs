@@ -24,3 +24,4 @@ mod throttling_scale;
 mod tls;
 mod transport;
 mod validation;
+mod versions;
