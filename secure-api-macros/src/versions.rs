@@ -31,7 +31,9 @@ enum Entry {
 
 fn entry(input: ParseStream<'_>) -> syn::Result<Entry> {
     if !input.peek(Ident::peek_any) {
-        return Err(input.error(format!("expected a version such as `v1(role = \"viewer\")`: {EXAMPLE}")));
+        return Err(input.error(format!(
+            "expected a version such as `v1(role = \"viewer\")`: {EXAMPLE}"
+        )));
     }
     let name = input.call(Ident::parse_any)?;
     if name == "crate" && input.peek(Token![=]) {
@@ -86,7 +88,10 @@ pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Versions {
             Ok(Entry::Crate(lit)) => {
                 if versions.krate.is_some() {
                     mistakes = true;
-                    errors.at(lit.span(), "duplicate key `crate`: each key may be given once");
+                    errors.at(
+                        lit.span(),
+                        "duplicate key `crate`: each key may be given once",
+                    );
                 } else {
                     versions.krate = Some(lit);
                 }
@@ -168,7 +173,11 @@ mod tests {
 
     #[test]
     fn versions_parse_in_order() {
-        let (names, errors) = parsed(parse_quote!(v1(public), v2(role = "admin", rate = "1/s"), crate = "sa"));
+        let (names, errors) = parsed(parse_quote!(
+            v1(public),
+            v2(role = "admin", rate = "1/s"),
+            crate = "sa"
+        ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(names, ["v1", "v2"]);
     }

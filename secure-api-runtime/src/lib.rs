@@ -70,10 +70,10 @@ mod registry;
 mod replay;
 pub mod routing;
 pub mod signature;
-pub mod versions;
 mod store;
 mod throttle;
 mod transport;
+pub mod versions;
 
 #[cfg(feature = "redis")]
 mod redis_store;

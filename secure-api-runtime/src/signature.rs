@@ -486,8 +486,7 @@ impl Cursor<'_> {
         let start = self.pos;
         self.pos += 1;
         while let Some(c) = self.peek() {
-            let tchar = c.is_ascii_alphanumeric()
-                || b"!#$%&'*+-.^_`|~:/".contains(&c);
+            let tchar = c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&c);
             if !tchar {
                 break;
             }
@@ -607,7 +606,10 @@ fn cursor(value: &str) -> Result<Cursor<'_>, SignatureParseError> {
     if value.len() > MAX_FIELD_LEN {
         return err("field too long");
     }
-    if !value.bytes().all(|b| (0x20..=0x7e).contains(&b) || b == b'\t') {
+    if !value
+        .bytes()
+        .all(|b| (0x20..=0x7e).contains(&b) || b == b'\t')
+    {
         return err("field must be visible ASCII");
     }
     Ok(Cursor {
@@ -1174,13 +1176,13 @@ pub(crate) async fn verify(
         );
         invalid()
     };
-    let (Some(input), Some(signature)) = (
-        single(parts, &SIGNATURE_INPUT)?,
-        single(parts, &SIGNATURE)?,
-    ) else {
+    let (Some(input), Some(signature)) =
+        (single(parts, &SIGNATURE_INPUT)?, single(parts, &SIGNATURE)?)
+    else {
         return Err(missing());
     };
-    let bad = |_: SignatureParseError| malformed("The Signature-Input or Signature field is malformed.");
+    let bad =
+        |_: SignatureParseError| malformed("The Signature-Input or Signature field is malformed.");
     let mut inputs = parse_signature_input(input).map_err(bad)?;
     let mut signatures = parse_signature(signature).map_err(bad)?;
     if inputs.len() != 1 || signatures.len() != 1 {
@@ -1202,18 +1204,21 @@ pub(crate) async fn verify(
             return Err(malformed("The signature has an unknown parameter."));
         }
     }
-    let (Some(created), Some(keyid), Some(nonce), Some(alg)) = (
-        input.created(),
-        input.keyid(),
-        input.nonce(),
-        input.alg(),
-    ) else {
+    let (Some(created), Some(keyid), Some(nonce), Some(alg)) =
+        (input.created(), input.keyid(), input.nonce(), input.alg())
+    else {
         return Err(malformed(
             "The signature needs the parameters created, keyid, nonce and alg.",
         ));
     };
-    if keyid.is_empty() || keyid.len() > MAX_PARAM_LEN || nonce.is_empty() || nonce.len() > MAX_PARAM_LEN {
-        return Err(malformed("The keyid or nonce of the signature is empty or too long."));
+    if keyid.is_empty()
+        || keyid.len() > MAX_PARAM_LEN
+        || nonce.is_empty()
+        || nonce.len() > MAX_PARAM_LEN
+    {
+        return Err(malformed(
+            "The keyid or nonce of the signature is empty or too long.",
+        ));
     }
     let Some(body) = parts.extensions.get::<BodyDigest>().copied() else {
         tracing::error!(target: "secure_api", handler = policy.handler(), "signed route reached without the Security layer's body digest");
@@ -1364,11 +1369,17 @@ mod tests {
     #[test]
     fn base64_round_trips_and_is_strict() {
         for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            assert_eq!(base64_decode(base64_encode(bytes).as_bytes()).as_deref(), Some(bytes));
+            assert_eq!(
+                base64_decode(base64_encode(bytes).as_bytes()).as_deref(),
+                Some(bytes)
+            );
         }
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
         assert!(base64_decode(b"Zm9=").is_none(), "non-zero padding bits");
-        assert!(base64_decode(b"Zg==Zg==").is_none(), "padding in the middle");
+        assert!(
+            base64_decode(b"Zg==Zg==").is_none(),
+            "padding in the middle"
+        );
         assert!(base64_decode(b"Zg=").is_none());
         assert!(base64_decode(b"Z===").is_none());
     }
@@ -1384,15 +1395,39 @@ mod tests {
     #[test]
     fn malformed_fields_are_errors_not_panics() {
         for bad in [
-            "", " ", "sig1", "sig1=", "sig1=(", "sig1=(\"a\"", "sig1=(\"a\" ", "SIG=()",
-            "sig1=();created=", "sig1=();created=1.5", "sig1=();=1", "sig1=(),", "sig1=() sig2=()",
-            "sig1=();a=1;a=2", "sig1=(),sig1=()", "sig1=(\"a\";x)", "sig1=(\"a\" \"a\")",
-            "sig1=(a)", "sig1=(\"\\x\")", "sig1=(\"\u{e9}\")", "sig1=();created=1234567890123456",
+            "",
+            " ",
+            "sig1",
+            "sig1=",
+            "sig1=(",
+            "sig1=(\"a\"",
+            "sig1=(\"a\" ",
+            "SIG=()",
+            "sig1=();created=",
+            "sig1=();created=1.5",
+            "sig1=();=1",
+            "sig1=(),",
+            "sig1=() sig2=()",
+            "sig1=();a=1;a=2",
+            "sig1=(),sig1=()",
+            "sig1=(\"a\";x)",
+            "sig1=(\"a\" \"a\")",
+            "sig1=(a)",
+            "sig1=(\"\\x\")",
+            "sig1=(\"\u{e9}\")",
+            "sig1=();created=1234567890123456",
             "sig1=(\"a\"\"b\")",
         ] {
             assert!(parse_signature_input(bad).is_err(), "{bad:?}");
         }
-        for bad in ["sig1=:", "sig1=:AA:", "sig1=:A A=:", "sig1=\"x\"", "sig1=:AAA=:;", "sig1=:AAA=:,"] {
+        for bad in [
+            "sig1=:",
+            "sig1=:AA:",
+            "sig1=:A A=:",
+            "sig1=\"x\"",
+            "sig1=:AAA=:;",
+            "sig1=:AAA=:,",
+        ] {
             assert!(parse_signature(bad).is_err(), "{bad:?}");
         }
     }

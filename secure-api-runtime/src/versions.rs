@@ -167,7 +167,9 @@ async fn mark_version(
     mut request: Request,
     next: Next,
 ) -> Response {
-    request.extensions_mut().insert(MountedVersion(version.name));
+    request
+        .extensions_mut()
+        .insert(MountedVersion(version.name));
     let mut response = next.run(request).await;
     version.apply(response.headers_mut());
     response

@@ -162,7 +162,13 @@ async fn each_covered_component_is_bound_to_the_request() {
     let signer = alice_signer();
 
     // The method: signed as PUT, sent as POST.
-    let headers = signer.sign("PUT", "/v1/signed/transfers", body.as_bytes(), created_now(), "m");
+    let headers = signer.sign(
+        "PUT",
+        "/v1/signed/transfers",
+        body.as_bytes(),
+        created_now(),
+        "m",
+    );
     let res = with_signature(Req::post("/v1/signed/transfers"), &headers)
         .body(body)
         .send(&app)
@@ -191,7 +197,13 @@ async fn each_covered_component_is_bound_to_the_request() {
     res.problem(401, "invalid_token");
 
     // The body, with the signed digest left in place.
-    let headers = signer.sign("POST", "/v1/signed/transfers", body.as_bytes(), created_now(), "b");
+    let headers = signer.sign(
+        "POST",
+        "/v1/signed/transfers",
+        body.as_bytes(),
+        created_now(),
+        "b",
+    );
     let res = with_signature(Req::post("/v1/signed/transfers"), &headers)
         .body(r#"{"to":"mallory"}"#)
         .send(&app)
@@ -199,7 +211,13 @@ async fn each_covered_component_is_bound_to_the_request() {
     res.problem(401, "invalid_token");
 
     // The body with a digest recomputed for it: the signature covers the old digest.
-    let headers = signer.sign("POST", "/v1/signed/transfers", body.as_bytes(), created_now(), "d");
+    let headers = signer.sign(
+        "POST",
+        "/v1/signed/transfers",
+        body.as_bytes(),
+        created_now(),
+        "d",
+    );
     let forged = signer.sign(
         "POST",
         "/v1/signed/transfers",
@@ -233,9 +251,8 @@ async fn a_body_must_be_covered_by_content_digest() {
     let params = format!(
         r#"("@method" "@path");created={created};keyid="alice-key";nonce="nq";alg="hmac-sha256""#
     );
-    let base = format!(
-        "\"@method\": GET\n\"@path\": /v1/signed/items/3\n\"@signature-params\": {params}"
-    );
+    let base =
+        format!("\"@method\": GET\n\"@path\": /v1/signed/items/3\n\"@signature-params\": {params}");
     let res = Req::get("/v1/signed/items/3?any=thing")
         .bearer(&alice())
         .header("signature-input", &format!("sig1={params}"))
@@ -261,7 +278,10 @@ async fn stale_and_future_signatures_are_refused() {
         res.problem(401, "invalid_token");
     }
     // Within the window and within the skew.
-    for (created, nonce) in [(created_now() - 250, "old-ok"), (created_now() + 2, "skew-ok")] {
+    for (created, nonce) in [
+        (created_now() - 250, "old-ok"),
+        (created_now() + 2, "skew-ok"),
+    ] {
         let headers = signer.sign("GET", "/v1/signed/items/1", b"", created, nonce);
         let res = with_signature(Req::get("/v1/signed/items/1"), &headers)
             .send(&app)
@@ -308,8 +328,13 @@ async fn a_nonce_is_single_use() {
 async fn fifty_parallel_replays_of_one_signed_request_let_exactly_one_through() {
     let (app, calls) = app();
     let body = r#"{"to":"bob","amount_cents":5}"#;
-    let headers =
-        alice_signer().sign("POST", "/v1/signed/transfers", body.as_bytes(), created_now(), "race");
+    let headers = alice_signer().sign(
+        "POST",
+        "/v1/signed/transfers",
+        body.as_bytes(),
+        created_now(),
+        "race",
+    );
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let app = app.clone();
@@ -341,10 +366,19 @@ async fn a_key_of_another_client_an_unknown_key_and_an_expired_key_are_refused()
     for (signer, nonce) in [
         // Bob's own key, correctly signed by Bob, on Alice's token.
         (RequestSigner::new("bob-key", BOB_SECRET.to_vec()), "bob"),
-        (RequestSigner::new("nobody-key", ALICE_SECRET.to_vec()), "unknown"),
-        (RequestSigner::new("alice-old", ALICE_SECRET.to_vec()), "expired"),
+        (
+            RequestSigner::new("nobody-key", ALICE_SECRET.to_vec()),
+            "unknown",
+        ),
+        (
+            RequestSigner::new("alice-old", ALICE_SECRET.to_vec()),
+            "expired",
+        ),
         // Alice's keyid, signed with another secret.
-        (RequestSigner::new("alice-key", BOB_SECRET.to_vec()), "wrong-secret"),
+        (
+            RequestSigner::new("alice-key", BOB_SECRET.to_vec()),
+            "wrong-secret",
+        ),
     ] {
         let res = signed("GET", "/v1/signed/items/1", "", &signer, nonce)
             .send(&app)
@@ -399,7 +433,10 @@ async fn another_algorithm_is_refused_even_with_a_valid_mac() {
 #[tokio::test]
 async fn missing_signature_fields_are_401_with_a_hint() {
     let (app, _) = app();
-    let res = Req::get("/v1/signed/items/1").bearer(&alice()).send(&app).await;
+    let res = Req::get("/v1/signed/items/1")
+        .bearer(&alice())
+        .send(&app)
+        .await;
     res.problem(401, "missing_credentials");
     let hint = res.header("accept-signature").unwrap();
     assert!(hint.contains("\"@method\""), "{hint}");
@@ -441,12 +478,16 @@ async fn malformed_structured_fields_are_400() {
         ),
         // A required parameter missing.
         (
-            format!(r#"sig1=("@method" "@path" "@query");created={created};keyid="alice-key";alg="hmac-sha256""#),
+            format!(
+                r#"sig1=("@method" "@path" "@query");created={created};keyid="alice-key";alg="hmac-sha256""#
+            ),
             good.signature().into(),
         ),
         // `created` of the wrong type.
         (
-            format!(r#"sig1=("@method" "@path" "@query");created="{created}";keyid="alice-key";nonce="n";alg="hmac-sha256""#),
+            format!(
+                r#"sig1=("@method" "@path" "@query");created="{created}";keyid="alice-key";nonce="n";alg="hmac-sha256""#
+            ),
             good.signature().into(),
         ),
         // An unknown parameter.
@@ -456,12 +497,14 @@ async fn malformed_structured_fields_are_400() {
         ),
         // A duplicated component.
         (
-            good.signature_input().replacen("\"@path\"", "\"@method\"", 1),
+            good.signature_input()
+                .replacen("\"@path\"", "\"@method\"", 1),
             good.signature().into(),
         ),
         // An unsupported derived component.
         (
-            good.signature_input().replacen("\"@path\"", "\"@target-uri\"", 1),
+            good.signature_input()
+                .replacen("\"@path\"", "\"@target-uri\"", 1),
             good.signature().into(),
         ),
     ];
@@ -567,9 +610,15 @@ async fn a_body_over_the_cap_is_413_before_any_signature_work() {
             .http_signatures(SignatureSettings::new(Arc::new(keys()))),
     );
     let body = "x".repeat(1000);
-    let res = signed("POST", "/v1/signed/transfers", &body, &alice_signer(), "big")
-        .send(&app)
-        .await;
+    let res = signed(
+        "POST",
+        "/v1/signed/transfers",
+        &body,
+        &alice_signer(),
+        "big",
+    )
+    .send(&app)
+    .await;
     res.problem(413, "bad_request");
     assert_eq!(calls.0.load(Ordering::SeqCst), 0);
 }
@@ -594,4 +643,28 @@ fn the_policy_inventory_and_its_table_show_signed_routes() {
         .find(|l| l.contains("signatures::signed_item"))
         .unwrap();
     assert!(line.contains("signed"), "{line}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_signature_requirement() {
+    use secure_api::openapi::secure_openapi;
+    use secure_api::openapi::utoipa::openapi::path::OperationBuilder;
+    use secure_api::openapi::utoipa::openapi::{
+        HttpMethod, OpenApiBuilder, PathItem, PathsBuilder, Response,
+    };
+
+    let (app, _) = app();
+    let op = OperationBuilder::new().response("200", Response::new("OK"));
+    let doc = OpenApiBuilder::new()
+        .paths(
+            PathsBuilder::new().path("/v1/signed/items/{id}", PathItem::new(HttpMethod::Get, op)),
+        )
+        .build();
+    let doc = secure_openapi(doc, &app).await.unwrap();
+    let json: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    let operation = &json["paths"]["/v1/signed/items/{id}"]["get"];
+    let description = operation["description"].as_str().unwrap();
+    assert!(description.contains("RFC 9421"), "{description}");
+    assert!(description.contains("hmac-sha256"), "{description}");
+    assert!(operation["responses"].get("503").is_some(), "{operation}");
 }

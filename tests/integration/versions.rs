@@ -4,10 +4,10 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::http::Method;
+use secure_api::prelude::*;
 use secure_api::routing::{SecureRouter, get};
 use secure_api::versions::ApiVersion;
 use secure_api::{RouteCoverage, policy_of};
-use secure_api::prelude::*;
 use serde_json::Value;
 
 use crate::support::{Req, builder, token};
@@ -20,7 +20,12 @@ async fn report() -> &'static str {
 
 /// A route-level deprecation on one version only, and a path parameter.
 #[secure_versions(
-    v1(role = "viewer", deprecated = "2026-01-01", sunset = "2099-12-31", link = "/v2/items"),
+    v1(
+        role = "viewer",
+        deprecated = "2026-01-01",
+        sunset = "2099-12-31",
+        link = "/v2/items"
+    ),
     v2(role = "editor")
 )]
 async fn item(Path(id): Path<u64>) -> String {
@@ -90,7 +95,11 @@ async fn the_same_handler_enforces_each_versions_policy() {
         .problem(403, "insufficient_scope");
     let editor = token("eddie", ["editor"]);
     assert_eq!(
-        Req::get("/v2/items/4").bearer(&editor).send(&app).await.status,
+        Req::get("/v2/items/4")
+            .bearer(&editor)
+            .send(&app)
+            .await
+            .status,
         200
     );
 }
@@ -100,7 +109,10 @@ async fn a_deprecated_version_says_so_on_every_response() {
     let app = app();
     let res = Req::get("/v1/report").send(&app).await;
     assert_eq!(res.header("deprecation"), Some("@1767225600"));
-    assert_eq!(res.header("link"), Some("</v2/report>; rel=\"deprecation\""));
+    assert_eq!(
+        res.header("link"),
+        Some("</v2/report>; rel=\"deprecation\"")
+    );
     // Refusals of the version too.
     let res = Req::get("/v1/items/1").send(&app).await;
     res.problem(401, "missing_credentials");
@@ -118,7 +130,10 @@ async fn a_deprecated_version_says_so_on_every_response() {
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect();
-    assert!(links.contains(&"</v2/items>; rel=\"deprecation\""), "{links:?}");
+    assert!(
+        links.contains(&"</v2/items>; rel=\"deprecation\""),
+        "{links:?}"
+    );
 
     let res = Req::get("/v2/report")
         .bearer(&token("ada", ["admin"]))
