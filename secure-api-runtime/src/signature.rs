@@ -846,7 +846,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 /// Strict standard base64 with padding: the length is a multiple of 4 and unused bits
 /// are zero, so every byte string has exactly one encoding.
 fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| B64.iter().position(|&b| b == c).map(|p| p as u32);
@@ -1019,11 +1019,12 @@ impl RequestSigner {
         if content_digest.is_some() {
             components.push("content-digest");
         }
-        let mut params = Vec::new();
-        params.push(("created".to_owned(), Bare::Integer(created_i64(created))));
-        params.push(("keyid".to_owned(), Bare::String(self.keyid.clone())));
-        params.push(("nonce".to_owned(), Bare::String(nonce.to_owned())));
-        params.push(("alg".to_owned(), Bare::String(ALGORITHM.to_owned())));
+        let params = vec![
+            ("created".to_owned(), Bare::Integer(created_i64(created))),
+            ("keyid".to_owned(), Bare::String(self.keyid.clone())),
+            ("nonce".to_owned(), Bare::String(nonce.to_owned())),
+            ("alg".to_owned(), Bare::String(ALGORITHM.to_owned())),
+        ];
         let input = SignatureInput {
             label: "sig1".to_owned(),
             components: components.iter().map(|c| (*c).to_owned()).collect(),

@@ -108,7 +108,7 @@ fn raw_signature(base: &str, secret: &[u8]) -> String {
             c => c,
         })
         .collect();
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     format!("sig1=:{standard}:")
