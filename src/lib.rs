@@ -166,7 +166,7 @@
 //! }
 //! ```
 
-pub use secure_api_macros::{AuthorizedOutput, declared_roles, policy, secure};
+pub use secure_api_macros::{AuthorizedOutput, declared_roles, policy, secure, secure_versions};
 pub use secure_api_runtime::*;
 
 /// The names most applications need: the attribute, the configuration, the principal
@@ -177,7 +177,7 @@ pub use secure_api_runtime::*;
 /// fn takes(_: Option<Principal>, _: Option<SecurityError>, _: Option<Security>) {}
 /// ```
 pub mod prelude {
-    pub use secure_api_macros::{AuthorizedOutput, policy, secure};
+    pub use secure_api_macros::{AuthorizedOutput, policy, secure, secure_versions};
     pub use secure_api_runtime::routing::SecureRouter;
     pub use secure_api_runtime::{
         AuthorizedOutput, ClientIp, ConfigError, Filtered, GuardRequest, JwtKey, Principal,

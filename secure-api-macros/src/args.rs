@@ -26,6 +26,7 @@ pub(crate) const KEYS: &[&str] = &[
     "validate",
     "replay",
     "idempotent",
+    "signed",
     "deprecated",
     "sunset",
     "link",
@@ -43,6 +44,9 @@ pub(crate) const KEYS: &[&str] = &[
 /// The built-in guards: keys written `key(arg = value, ...)` like custom guards, whose
 /// literals the macro checks while compiling.
 pub(crate) const BUILTIN_GUARDS: &[&str] = &["ip_allow", "time_window", "maintenance"];
+
+/// The hidden entry through which `#[secure_versions]` tells each variant its version.
+pub(crate) const VERSION_KEY: &str = "__secure_api_version";
 
 /// The hidden entry through which a named policy hands its keys back to `#[secure]`.
 pub(crate) const RESOLVED_POLICY: &str = "__secure_api_policy";
@@ -100,6 +104,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<Keyed<syn::Path>>,
     pub(crate) replay: Option<Keyed<()>>,
     pub(crate) idempotent: Option<Keyed<()>>,
+    /// `signed`: requests need an HTTP Message Signature.
+    pub(crate) signed: Option<Keyed<()>>,
     pub(crate) deprecated: Option<Keyed<LitStr>>,
     pub(crate) sunset: Option<Keyed<LitStr>>,
     pub(crate) link: Option<Keyed<LitStr>>,
@@ -119,6 +125,8 @@ pub(crate) struct Args {
     pub(crate) resolved_policy: Option<Box<ResolvedPolicy>>,
     /// The declared roles and scopes (`secure-api.roles`), when the application has any.
     pub(crate) declared: Option<crate::declared::Declared>,
+    /// `__secure_api_version = "v1"`: the version of a `#[secure_versions]` variant.
+    pub(crate) version: Option<Keyed<LitStr>>,
 }
 
 /// `rate_key = "principal" | "ip" | "api_key" | "header:NAME"` or `rate_key = path::to::fn`.
@@ -267,6 +275,10 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
             }
             continue;
         }
+        if name == VERSION_KEY {
+            set_version(&mut args, entry, position, errors);
+            continue;
+        }
         if BUILTIN_GUARDS.contains(&name.as_str()) {
             errors.at(
                 entry.key.span(),
@@ -296,7 +308,7 @@ pub(crate) fn parse_args(attr: TokenStream, errors: &mut Errors) -> Args {
 
 /// Splits at top-level commas, in source order; an empty entry is an error except after a
 /// trailing comma.
-fn split_entries(attr: TokenStream) -> Vec<syn::Result<TokenStream>> {
+pub(crate) fn split_entries(attr: TokenStream) -> Vec<syn::Result<TokenStream>> {
     let mut chunks = Vec::new();
     let mut current = Vec::new();
     for tree in attr {
@@ -426,7 +438,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
             };
             args.owner_refusal = Some(Keyed::new(&key, position, lit));
         }
-        "public" | "validate" | "replay" | "idempotent" => {
+        "public" | "validate" | "replay" | "idempotent" | "signed" => {
             if let Some((_, value)) = value {
                 errors.spanned(
                     &value,
@@ -438,6 +450,7 @@ fn set(args: &mut Args, name: &str, entry: Entry, position: usize, errors: &mut 
                 "public" => &mut args.public,
                 "replay" => &mut args.replay,
                 "idempotent" => &mut args.idempotent,
+                "signed" => &mut args.signed,
                 _ => &mut args.validate,
             };
             *slot = Some(Keyed::new(&key, position, ()));
@@ -660,6 +673,19 @@ fn set_scope(
     }
 }
 
+/// The hidden version entry, written by `#[secure_versions]`.
+fn set_version(args: &mut Args, entry: Entry, position: usize, errors: &mut Errors) {
+    match entry.value.as_ref().and_then(|(_, value)| string_literal(value)) {
+        Some(lit) if args.version.is_none() => {
+            args.version = Some(Keyed::new(&entry.key, position, lit));
+        }
+        _ => errors.at(
+            entry.key.span(),
+            "`__secure_api_version` is written by `#[secure_versions]`; declare versions with `#[secure_versions(v1(...), v2(...))]`",
+        ),
+    }
+}
+
 /// An example of each key, for messages.
 fn example(name: &str) -> &'static str {
     match name {
@@ -675,6 +701,7 @@ fn example(name: &str) -> &'static str {
         "validate" => "validate",
         "replay" => "replay",
         "idempotent" => "idempotent",
+        "signed" => "signed",
         "deprecated" => "deprecated = \"2027-01-01\"",
         "sunset" => "sunset = \"2027-06-30\"",
         "link" => "link = \"https://api.example.com/v2/docs\"",

@@ -94,7 +94,13 @@ pub(crate) fn handler(model: &Model, handler: Handler) -> TokenStream {
     } else {
         TokenStream::new()
     };
-    let transport = transport(&model.transport);
+    let mut transport = transport(&model.transport);
+    if model.signed {
+        transport.extend(quote!(.signed()));
+    }
+    if let Some(version) = &model.version {
+        transport.extend(quote!(.in_version(#version)));
+    }
 
     let guard: FnArg = syn::parse_quote!(_: #krate::__private::Guard<#policy_ident>);
     let mut inputs = Punctuated::new();
@@ -245,6 +251,39 @@ fn checks(model: &Model) -> TokenStream {
             ::core::result::Result::Ok(())
         }
     }
+}
+
+/// `#[secure_versions]`: one `#[secure]` handler per version, named `<handler>_<version>`,
+/// with the same attributes, signature and body, and the version's keys plus the hidden
+/// version entry. Each variant is then checked and expanded by `#[secure]` on its own.
+pub(crate) fn versions(versions: &crate::versions::Versions, handler: &Handler) -> TokenStream {
+    let Handler {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = handler;
+    let krate: syn::Path = match &versions.krate {
+        Some(lit) => lit
+            .parse()
+            .unwrap_or_else(|_| syn::parse_quote!(::secure_api)),
+        None => syn::parse_quote!(::secure_api),
+    };
+    let krate_key = versions.krate.as_ref().map(|lit| quote!(crate = #lit,));
+    let base = sig.ident.unraw();
+    let variants = versions.list.iter().map(|version| {
+        let name = version.name.unraw();
+        let tag = LitStr::new(&name.to_string(), version.name.span());
+        let keys = &version.keys;
+        let mut sig = sig.clone();
+        sig.ident = format_ident!("{}_{}", base, name, span = sig.ident.span());
+        quote! {
+            #[#krate::secure(__secure_api_version = #tag, #krate_key #keys)]
+            #(#attrs)*
+            #vis #sig #body
+        }
+    });
+    quote!(#(#variants)*)
 }
 
 /// Includes the declaration file's bytes so that cargo rebuilds when it changes.

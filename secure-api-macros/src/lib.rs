@@ -12,6 +12,7 @@ mod named;
 mod output;
 mod transport;
 mod validate;
+mod versions;
 
 use proc_macro::TokenStream;
 
@@ -202,6 +203,21 @@ use proc_macro::TokenStream;
 /// async fn create(Json(new): Json<NewCustomer>) -> StatusCode { /* ... */ }
 /// ```
 ///
+/// ## `signed`
+///
+/// A flag: requests need an HTTP Message Signature (RFC 9421) on top of the bearer token,
+/// made with a signing key owned by the authenticated principal (`Signature-Input` and
+/// `Signature` covering `@method`, `@path`, `@query` and, with a body, `content-digest`;
+/// parameters `created`, `keyid`, `nonce`, `alg="hmac-sha256"`). Each nonce is single-use
+/// and `created` must be recent. The keys come from `SecurityBuilder::http_signatures`;
+/// clients sign with `secure_api::signature::RequestSigner`. It needs a principal, so it
+/// cannot be combined with `public`:
+///
+/// ```ignore
+/// #[secure(role = "editor", signed, validate)]
+/// async fn transfer(Json(t): Json<Transfer>) -> StatusCode { /* ... */ }
+/// ```
+///
 /// ## `policy = NAME`
 ///
 /// Applies a named policy defined with [`policy!`]: its keys, plus those of the attribute.
@@ -291,8 +307,8 @@ use proc_macro::TokenStream;
 /// argument of the wrong type, an ownership check with the wrong signature or on a public
 /// handler, a role that is not declared, a `rate_key` that is unknown, names an invalid
 /// header, or says `"principal"` on a `public` route, `rate_key`/`on_store_error` without
-/// `rate`. The function is then emitted unchanged next to the errors, so editors keep
-/// working.
+/// `rate`, `signed` on a `public` route. The function is then emitted unchanged next to
+/// the errors, so editors keep working.
 #[proc_macro_attribute]
 pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
@@ -328,6 +344,56 @@ pub fn secure(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Ok(()), None) => item,
     };
     output.into()
+}
+
+/// One handler body, several API versions, each with its own policy.
+///
+/// ```ignore
+/// #[secure_versions(
+///     v1(role = "viewer", deprecated = "2026-01-01", link = "/v2/customers"),
+///     v2(role = "viewer", rate = "100/1m"),
+/// )]
+/// async fn list_customers(State(db): State<Db>) -> Json<Vec<Customer>> { /* ... */ }
+///
+/// let app = SecureRouter::new()
+///     .version(ApiVersion::new("v1"), SecureRouter::new().route("/customers", get(list_customers_v1)))
+///     .version(ApiVersion::new("v2"), SecureRouter::new().route("/customers", get(list_customers_v2)));
+/// ```
+///
+/// Each `vN(keys)` becomes a handler `<name>_vN` with the same attributes, signature and
+/// body, carrying `#[secure(keys)]`: the keys are those of `#[secure]` (a named `policy`
+/// included) and are checked as such. Each variant's policy records its version, so the
+/// policy inventory lists every variant with its version, and a variant mounted under
+/// another version by `SecureRouter::version` refuses with 500. Version names are `v` and a
+/// number, optionally followed by lower-case letters, digits or `_` (`v1`, `v2beta`);
+/// `crate = "..."` applies to every version.
+///
+/// Errors: no version, a repeated version, a name that is not a version name, a version
+/// without its parentheses, `#[secure]` on the same handler, a handler that is not `async`,
+/// and every error of a version's keys.
+#[proc_macro_attribute]
+pub fn secure_versions(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let mut errors = error::Errors::default();
+    let versions = versions::parse(attr.into(), &mut errors);
+    let handler = match args::parse_handler(item.clone()) {
+        Ok(handler) => {
+            versions::check_handler(&handler, &mut errors);
+            Some(handler)
+        }
+        Err(_) => {
+            errors.at(
+                proc_macro2::Span::call_site(),
+                "`#[secure_versions]` applies to an `async fn` handler only",
+            );
+            None
+        }
+    };
+    match (errors.finish(), handler) {
+        (Ok(()), Some(handler)) => expand::versions(&versions, &handler).into(),
+        (Err(error), _) => expand::unchanged(item, &error).into(),
+        (Ok(()), None) => item.into(),
+    }
 }
 
 /// Defines a named policy: keys of `#[secure]` shared by several handlers.

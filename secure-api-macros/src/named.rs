@@ -87,6 +87,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         krate: _,
         replay: _,
         idempotent: _,
+        signed: _,
         deprecated: _,
         sunset: _,
         link: _,
@@ -100,6 +101,9 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         guards: _,
         resolved_policy: _,
         declared: _,
+        // The version belongs to the handler variant that `#[secure_versions]` wrote; a
+        // policy cannot give one.
+        version: _,
     } = &policy;
     let at = handler
         .policy
@@ -157,6 +161,7 @@ pub(crate) fn merge(mut handler: Args, policy: ResolvedPolicy, errors: &mut Erro
         krate,
         replay,
         idempotent,
+        signed,
         deprecated,
         sunset,
         link,
@@ -234,6 +239,7 @@ mod tests {
                 role = "editor",
                 replay,
                 idempotent,
+                signed,
                 deprecated = "2026-01-01",
                 sunset = "2027-01-01",
                 link = "/v2/things",
@@ -244,6 +250,7 @@ mod tests {
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert!(args.replay.is_some() && args.idempotent.is_some());
+        assert!(args.signed.is_some());
         assert_eq!(args.deprecated.unwrap().value.value(), "2026-01-01");
         assert_eq!(args.sunset.unwrap().value.value(), "2027-01-01");
         assert_eq!(args.link.unwrap().value.value(), "/v2/things");

@@ -72,6 +72,10 @@ pub(crate) struct Model {
     pub(crate) rate_key: Option<RateKey>,
     /// `on_store_error = "open"`.
     pub(crate) store_open: bool,
+    /// `signed`: requests need an HTTP Message Signature.
+    pub(crate) signed: bool,
+    /// The version of a `#[secure_versions]` variant.
+    pub(crate) version: Option<String>,
     /// Replay, idempotency, deprecation and header keys.
     pub(crate) transport: crate::transport::Transport,
     /// Built-in and custom guards, in source order.
@@ -92,6 +96,7 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
     let scopes = scopes(&args, errors);
     let auth = crate::auth::check(&args, errors);
     let transport = crate::transport::build(&args, matches!(access, Access::Public), errors);
+    let signed = signed(&args, &access, errors);
     let rates = args
         .rate
         .as_ref()
@@ -152,11 +157,27 @@ pub(crate) fn build(args: Args, handler: Option<&Handler>, errors: &mut Errors) 
         validate: args.validate.is_some(),
         validated_args,
         decoded_args,
+        signed,
+        version: args.version.as_ref().map(|v| v.value.value()),
         transport,
         guards: args.guards,
         owner,
         declared_file: args.declared.as_ref().map(crate::declared::Declared::path),
     }
+}
+
+/// `signed` needs the authenticated principal, who must own the signing key.
+fn signed(args: &Args, access: &Access, errors: &mut Errors) -> bool {
+    let Some(signed) = &args.signed else {
+        return false;
+    };
+    if let (Access::Public, Some(public)) = (access, &args.public) {
+        errors.at(
+            later(signed, public).span(),
+            "`signed` cannot be combined with `public`: a request signature must be made with a key of the authenticated principal, and a public handler has none",
+        );
+    }
+    true
 }
 
 /// `rate = "10/1s; 1000/1h"`: every rate, each error on its own.

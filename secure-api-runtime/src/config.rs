@@ -149,6 +149,7 @@ pub(crate) struct Inner {
     pub(crate) wall_clock: crate::extend::WallClock,
     pub(crate) revocations: Arc<dyn crate::revocation::RevocationStore>,
     pub(crate) api_keys: crate::authn::ApiKeySettings,
+    pub(crate) signatures: Option<crate::signature::SignatureSettings>,
 }
 
 impl fmt::Debug for Security {
@@ -303,6 +304,7 @@ pub struct SecurityBuilder {
     api_key_store: Option<Arc<dyn crate::api_key::ApiKeyStore>>,
     api_key_header: Option<String>,
     default_auth: Option<crate::authn::AuthSchemes>,
+    signatures: Option<crate::signature::SignatureSettings>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -564,6 +566,21 @@ impl SecurityBuilder {
     /// ```
     pub fn revocation_store(mut self, store: Arc<dyn crate::revocation::RevocationStore>) -> Self {
         self.revocations = Some(store);
+        self
+    }
+
+    /// The signing keys and freshness window of `signed` routes (HTTP Message
+    /// Signatures); without them a `signed` route refuses every request with 500.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use secure_api_runtime::signature::{MemorySigningKeys, SignatureSettings, SigningKey};
+    /// let keys = MemorySigningKeys::new().with_key("client-1", SigningKey::new("alice", vec![7u8; 32]));
+    /// let b = secure_api_runtime::Security::builder()
+    ///     .http_signatures(SignatureSettings::new(Arc::new(keys)));
+    /// ```
+    pub fn http_signatures(mut self, settings: crate::signature::SignatureSettings) -> Self {
+        self.signatures = Some(settings);
         self
     }
 
@@ -1062,6 +1079,10 @@ impl SecurityBuilder {
                 ))
             }),
             api_keys,
+            signatures: self
+                .signatures
+                .map(crate::signature::SignatureSettings::check)
+                .transpose()?,
         })))
     }
 }

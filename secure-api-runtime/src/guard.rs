@@ -12,9 +12,11 @@
 //! 4. authorize: one of the policy's roles, through the hierarchy, then its scopes, all
 //!    of them (`scope`) or one (`any_scope`) (403);
 //! 5. throttle: every rate of the policy, keyed as its `rate_key` says (429 / 503);
-//! 6. custom guards, in the order the attribute lists them, then the ownership check
+//! 6. on `signed` routes, verify the HTTP Message Signature and spend its nonce
+//!    ([`signature`](crate::signature));
+//! 7. custom guards, in the order the attribute lists them, then the ownership check
 //!    (see [`RequestGuard`](crate::RequestGuard) and [`OwnerCheck`](crate::OwnerCheck));
-//! 7. spend the single-use token (`replay`) and start the `Idempotency-Key` record.
+//! 8. spend the single-use token (`replay`) and start the `Idempotency-Key` record.
 //!
 //! Without a [`Security`] installed by its layer, the guard refuses (fail closed).
 //!
@@ -101,6 +103,10 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
             let _ = state.policy.set(policy);
         }
+        if let Err(refusal) = crate::versions::check_mounted(policy, parts) {
+            audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
+            return Err(refusal);
+        }
         let decision = security
             .admit::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
             .await;
@@ -144,6 +150,13 @@ impl Security {
         let principal = self.enforce(policy, policy_id, parts, ctx).await?;
         if let Some(principal) = &principal {
             parts.extensions.insert(principal.clone());
+        }
+        if policy.requires_signature() {
+            let Some(principal) = &principal else {
+                tracing::error!(target: "secure_api", handler = policy.handler(), "`signed` on a public policy; refusing");
+                return Err(SecurityError::misconfigured());
+            };
+            crate::signature::verify(self, policy, principal, parts).await?;
         }
         let mut request = crate::extend::GuardRequest::new(parts, policy.handler());
         P::run_checks(&mut request)

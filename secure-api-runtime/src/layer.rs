@@ -48,6 +48,7 @@ use crate::https::{RequestScheme, add_hsts, scheme_of};
 use crate::ratelimit_headers::RateLimitSlot;
 use crate::redact::RequestLog;
 use crate::replay::StoredResponse;
+use crate::signature::BodyDigest;
 use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
@@ -126,6 +127,7 @@ where
                 .headers()
                 .contains_key(&self.security.0.api_keys.header);
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
+        let signed = crate::signature::wants_body_digest(request.headers());
         let slot = RouteSlot::default();
         let (mut parts, body) = request.into_parts();
         let request_id = self.security.request_id_of(&parts.headers);
@@ -158,9 +160,10 @@ where
                 parts.extensions.insert(rate_limit.clone());
             }
             let limit = self.security.body_limit();
-            if idempotent {
-                // A request with an Idempotency-Key is read first (within the body cap) so
-                // that its fingerprint is known to the guard; the inner service was made
+            if idempotent || signed {
+                // A request with an Idempotency-Key or a signature is read first (within
+                // the body cap) so that its fingerprint and body digest are known to the
+                // guard; the inner service was made
                 // ready by `poll_ready`, so it is the one that runs, and a fresh clone takes
                 // its place.
                 let clone = self.inner.clone();
@@ -168,8 +171,9 @@ where
                 let slot = slot.clone();
                 Kind::Boxed {
                     future: Box::pin(async move {
-                        let (fingerprint, body) = fingerprint(&parts, body, limit).await;
+                        let (fingerprint, digest, body) = fingerprint(&parts, body, limit).await;
                         parts.extensions.insert(RequestFingerprint(fingerprint));
+                        parts.extensions.insert(digest);
                         let response = inner.call(Request::from_parts(parts, body)).await?;
                         Ok(record_idempotent(&slot, response).await)
                     }),
@@ -206,13 +210,14 @@ impl Security {
     }
 }
 
-/// SHA-256 over method, target and body; the body is handed on unchanged (or, when it
-/// is over the cap, as a body that fails with the length error when read).
+/// SHA-256 over method, target and body, and the body's own digest; the body is handed
+/// on unchanged (or, when it is over the cap, as a body that fails with the length error
+/// when read).
 async fn fingerprint(
     parts: &http::request::Parts,
     body: Body,
     limit: usize,
-) -> (Option<[u8; 32]>, Body) {
+) -> (Option<[u8; 32]>, BodyDigest, Body) {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             let bytes = collected.to_bytes();
@@ -230,10 +235,11 @@ async fn fingerprint(
             ctx.update(&bytes);
             let mut out = [0u8; 32];
             out.copy_from_slice(ctx.finish().as_ref());
-            (Some(out), Body::from(bytes))
+            (Some(out), BodyDigest::of(&bytes), Body::from(bytes))
         }
         Err(_) => (
             None,
+            BodyDigest::too_large(),
             Body::new(Limited::new(Body::from(Bytes::from_static(b"\0")), 0)),
         ),
     }
@@ -356,6 +362,12 @@ where
             other => return other,
         };
         finish(response.headers_mut(), *this.credentialed, this.slot);
+        let status = response.status();
+        crate::signature::hint(
+            response.headers_mut(),
+            status,
+            this.slot.0.policy.get().copied(),
+        );
         if let Some(rate_limit) = this.rate_limit {
             rate_limit.apply(response.headers_mut());
         }

@@ -30,6 +30,10 @@
 //! - [`extend`](crate::RequestGuard): custom guards and ownership checks; [`guards`]: the
 //!   built-in ones.
 //! - [`output`](crate::AuthorizedOutput): fields of a response shown per principal.
+//! - [`signature`]: HTTP Message Signatures (RFC 9421) of `signed` routes, and a signer
+//!   for clients.
+//! - [`versions`]: `/v1`, `/v2` routers whose handlers share a body with a policy per
+//!   version.
 //! - [`routing`]: deny by default, a router that mounts only `#[secure]` handlers.
 //! - [`transport`](crate::HttpsSettings): HTTPS and HSTS, CORS, single-use tokens,
 //!   `Idempotency-Key`, deprecation and sunset; `tls` (feature `tls`): rustls serving.
@@ -79,10 +83,12 @@ mod registry;
 mod replay;
 mod revocation;
 pub mod routing;
+pub mod signature;
 mod store;
 mod throttle;
 mod token_cache;
 mod transport;
+pub mod versions;
 
 #[cfg(feature = "redis")]
 mod redis_store;

@@ -399,6 +399,7 @@ fn describe(operation: &mut Operation, policy: &Policy, accepted: AuthSchemes, o
     if policy.requires_single_use_tokens() || policy.is_idempotent() {
         statuses.push(("503", "ServiceUnavailable"));
     }
+    describe_signature(operation, policy, &mut statuses);
     if policy.sunset().is_some() {
         statuses.push(("410", "Gone"));
     }
@@ -412,6 +413,27 @@ fn describe(operation: &mut Operation, policy: &Policy, accepted: AuthSchemes, o
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
     }
+}
+
+/// `signed`: the signature fields are documented on the operation, and a store the
+/// verification needs can be down (503).
+fn describe_signature(
+    operation: &mut Operation,
+    policy: &Policy,
+    statuses: &mut Vec<(&str, &str)>,
+) {
+    if !policy.requires_signature() {
+        return;
+    }
+    statuses.push(("503", "ServiceUnavailable"));
+    const NOTE: &str = "Requires an HTTP Message Signature (RFC 9421): `Signature-Input` and \
+        `Signature` covering `@method`, `@path`, `@query` and, with a body, `content-digest` \
+        (RFC 9530, sha-256), with `created`, `keyid`, `nonce` and `alg=\"hmac-sha256\"`, made \
+        with a signing key of the authenticated principal. Each nonce is single-use.";
+    operation.description = Some(match operation.description.take() {
+        Some(existing) if !existing.is_empty() => format!("{existing}\n\n{NOTE}"),
+        _ => NOTE.to_owned(),
+    });
 }
 
 fn string() -> ObjectBuilder {

@@ -220,6 +220,8 @@ struct RouteTransport {
     link: Option<&'static str>,
     relaxed_headers: bool,
     csp: Option<&'static str>,
+    signed: bool,
+    version: Option<&'static str>,
 }
 
 const NO_TRANSPORT: RouteTransport = RouteTransport {
@@ -230,6 +232,8 @@ const NO_TRANSPORT: RouteTransport = RouteTransport {
     link: None,
     relaxed_headers: false,
     csp: None,
+    signed: false,
+    version: None,
 };
 
 impl Policy {
@@ -462,6 +466,47 @@ impl Policy {
     pub const fn content_security_policy(mut self, csp: &'static str) -> Policy {
         self.transport.csp = Some(csp);
         self
+    }
+
+    /// `signed`: requests need an HTTP Message Signature (RFC 9421) by a key of the
+    /// authenticated principal; see [`signature`](crate::signature).
+    ///
+    /// ```
+    /// assert!(secure_api_runtime::Policy::authenticated("h").signed().requires_signature());
+    /// ```
+    pub const fn signed(mut self) -> Policy {
+        self.transport.signed = true;
+        self
+    }
+
+    /// Whether requests need an HTTP Message Signature.
+    ///
+    /// ```
+    /// assert!(!secure_api_runtime::Policy::public("h").requires_signature());
+    /// ```
+    pub const fn requires_signature(&self) -> bool {
+        self.transport.signed
+    }
+
+    /// The API version this variant of a handler serves (`#[secure_versions]`); see
+    /// [`versions`](crate::versions).
+    ///
+    /// ```
+    /// let p = secure_api_runtime::Policy::public("app::list_v1").in_version("v1");
+    /// assert_eq!(p.version(), Some("v1"));
+    /// ```
+    pub const fn in_version(mut self, version: &'static str) -> Policy {
+        self.transport.version = Some(version);
+        self
+    }
+
+    /// The API version of this handler variant, if it is one.
+    ///
+    /// ```
+    /// assert_eq!(secure_api_runtime::Policy::public("h").version(), None);
+    /// ```
+    pub const fn version(&self) -> Option<&'static str> {
+        self.transport.version
     }
 
     /// Whether each token's `jti` is single-use on this route.

@@ -146,7 +146,8 @@ impl PolicyInventory {
     /// The inventory as a JSON array, one object per policy: `handler`, `access`
     /// (`public` or `authenticated`), `auth` (accepted schemes), `roles` (any of),
     /// `scopes` with `scopes_match` (`all` or `any`),
-    /// `rates` (`count`, `period_secs`), `validate`.
+    /// `rates` (`count`, `period_secs`), `validate`, `replay`, `idempotent`, `deprecated`,
+    /// `sunset`, `signed` and `version` (of a `#[secure_versions]` variant, or null).
     ///
     /// ```
     /// let json = secure_api_runtime::policies().to_json();
@@ -175,6 +176,8 @@ fn policy_json(policy: &Policy, default_auth: AuthSchemes) -> Value {
         "idempotent": policy.is_idempotent(),
         "deprecated": policy.deprecation(),
         "sunset": policy.sunset(),
+        "signed": policy.requires_signature(),
+        "version": policy.version(),
     })
 }
 
@@ -186,6 +189,12 @@ fn lifecycle(policy: &Policy) -> String {
     }
     if policy.is_idempotent() {
         words.push("idempotent".to_owned());
+    }
+    if policy.requires_signature() {
+        words.push("signed".to_owned());
+    }
+    if let Some(version) = policy.version() {
+        words.push(format!("version={version}"));
     }
     if let Some(at) = policy.deprecation() {
         words.push(format!("deprecated@{at}"));

@@ -611,6 +611,8 @@ fn every_secure_handler_is_in_the_inventory_with_its_policy() {
             "idempotent": false,
             "deprecated": null,
             "sunset": null,
+            "signed": false,
+            "version": null,
         })
     );
     let table = inventory.to_string();
