@@ -21,7 +21,7 @@
 //! - `SECURE_API_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is
 //!   believed (`10.0.0.0/8,2001:db8::/32`). Unset: the client is the socket peer.
 //! - `SECURE_API_KEYS_FILE`: also accept API keys in `X-API-Key` on every authenticated
-//!   route, looked up by digest in this file (one key per line, `#` comments allowed).
+//!   route but `POST /v1/transfers` (single-use `jti`, bearer tokens only), looked up by digest in this file (one key per line, `#` comments allowed).
 //!   `customer_api gen-api-key OWNER ROLE` prints a new key on its first line and the line
 //!   to append to the file on its second, then exits.
 //!
@@ -257,8 +257,9 @@ async fn docs_style() -> impl IntoResponse {
     )
 }
 
-/// Moves money: each token's `jti` may be used once here.
-#[secure(role = "editor", validate, replay)]
+/// Moves money: each token's `jti` may be used once here. Bearer tokens only: an API key
+/// has no `jti` to spend.
+#[secure(role = "editor", auth = "jwt", validate, replay)]
 async fn create_transfer(
     State(state): State<AppState>,
     Json(transfer): Json<NewTransfer>,
