@@ -366,7 +366,10 @@ fn requirements(policy: &Policy, accepted: AuthSchemes, oauth2: bool) -> Vec<Sec
         }
     }
     if accepted.accepts(AuthScheme::ApiKey) {
-        out.push(SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()));
+        out.push(SecurityRequirement::new(
+            API_KEY_SCHEME,
+            Vec::<String>::new(),
+        ));
     }
     out
 }
