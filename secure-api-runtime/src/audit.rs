@@ -11,7 +11,7 @@
 //! | `route` | the route as mounted (`/v1/customers/{id}`), never the raw URL |
 //! | `policy` | the handler's path (`app::delete_customer`) |
 //! | `stage` | `guard`, or `input` for a refusal of a validated/decoded argument |
-//! | `check` | on a guard's refusal, the check that refused: `sunset`, `query`, `global_rate_limit`, `authentication`, `revocation`, `role`, `scope`, `rate_limit`, `guard`, `replay` or `idempotency`; else empty |
+//! | `check` | on a guard's refusal, the check that refused: `sunset`, `query`, `global_rate_limit`, `authentication`, `revocation`, `role`, `scope`, `rate_limit`, `signature`, `guard`, `replay` or `idempotency`; else empty |
 //! | `outcome` | `allowed` or `refused` |
 //! | `reason` | `ok`, or the problem's `code` (`invalid_token`, `rate_limited`...) |
 //! | `status` | the HTTP status of the decision (200 when allowed) |

@@ -156,7 +156,9 @@ impl Security {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`signed` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
-            crate::signature::verify(self, policy, principal, parts).await?;
+            crate::signature::verify(self, policy, principal, parts)
+                .await
+                .map_err(|e| ctx.refused_by("signature", e))?;
         }
         let mut request = crate::extend::GuardRequest::new(parts, policy.handler());
         P::run_checks(&mut request)
