@@ -779,7 +779,7 @@ fn is_compact_jws(token: &str) -> bool {
             }
             dots += 1;
             segment_len = 0;
-        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+        } else if BASE64URL[usize::from(b)] {
             segment_len += 1;
         } else {
             return false;
@@ -787,6 +787,18 @@ fn is_compact_jws(token: &str) -> bool {
     }
     dots == 2 && segment_len > 0
 }
+
+/// The base64url alphabet, as a table: the check runs over every byte of every token.
+static BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -806,5 +818,9 @@ mod tests {
         assert!(!is_compact_jws(".."));
         assert!(!is_compact_jws("a.b+.c"));
         assert!(is_compact_jws("A-z_0.9.x"));
+        for b in 0..=255u8 {
+            let allowed = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            assert_eq!(BASE64URL[usize::from(b)], allowed, "{b}");
+        }
     }
 }
