@@ -279,6 +279,11 @@ fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000);
+    // The `decode` case: jsonwebtoken alone, set up as in the summary.
+    let decode_key = DecodingKey::from_secret(SECRET).unwrap();
+    let mut decode_validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+    decode_validation.set_issuer(&[apps::ISSUER]);
+    decode_validation.set_audience(&[apps::ISSUER]);
     for _ in 0..n {
         match case {
             "post/bare" => rt.block_on(send(
@@ -307,6 +312,12 @@ fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
                 get(Some(token), "/secured/7"),
                 StatusCode::OK,
             )),
+            "decode" => {
+                black_box(
+                    jsonwebtoken::decode::<apps::Claims>(token, &decode_key, &decode_validation)
+                        .unwrap(),
+                );
+            }
             other => panic!("unknown case {other}"),
         }
     }

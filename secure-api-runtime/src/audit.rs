@@ -118,7 +118,16 @@ impl RequestId {
             b.write_u64(a.finish());
             (a.finish(), b.finish())
         });
-        RequestId(Arc::from(format!("{high:016x}{low:016x}")))
+        // 32 lowercase hex digits written straight into a stack buffer (no `format!`).
+        let mut text = [0u8; 32];
+        for (i, byte) in text.iter_mut().enumerate() {
+            let word = if i < 16 { high } else { low };
+            let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+            *byte = b"0123456789abcdef"[nibble as usize];
+        }
+        // Only ASCII hex digits were written.
+        let text = std::str::from_utf8(&text).unwrap_or_default();
+        RequestId(Arc::from(text))
     }
 
     /// The id as text.
@@ -478,6 +487,21 @@ mod tests {
         headers.remove("authorization");
         headers.insert("x-api-key", "k".parse().unwrap());
         assert_eq!(auth_scheme(&headers), "api_key");
+    }
+
+    #[test]
+    fn generated_ids_are_32_lowercase_hex_digits() {
+        for _ in 0..64 {
+            let id = RequestId::generate();
+            assert_eq!(id.as_str().len(), 32);
+            assert!(
+                id.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{id}"
+            );
+        }
+        assert_ne!(RequestId::generate(), RequestId::generate());
     }
 
     #[test]

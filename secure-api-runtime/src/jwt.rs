@@ -12,6 +12,7 @@
 //! assert_eq!(key.default_algorithms(), &[Algorithm::HS256]);
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -688,11 +689,13 @@ impl JwtVerifier {
                 tracing::debug!(target: "secure_api::auth", error = ?e.kind(), "bearer token refused");
                 SecurityError::invalid_token()
             })?;
+        let (Some(cache), Some(digest)) = (cache, digest) else {
+            // Nothing keeps the claims but the principal: they move into it.
+            return self.principal_of(Cow::Owned(data.claims), hierarchy);
+        };
         let claims = Arc::new(data.claims);
         let principal = self.principal(&claims, hierarchy)?;
-        if let (Some(cache), Some(digest)) = (cache, digest) {
-            cache.insert(digest, claims);
-        }
+        cache.insert(digest, claims);
         Ok(principal)
     }
 
@@ -700,6 +703,15 @@ impl JwtVerifier {
     pub(crate) fn principal(
         &self,
         claims: &Map<String, Value>,
+        hierarchy: &RoleHierarchy,
+    ) -> Result<Principal, SecurityError> {
+        self.principal_of(Cow::Borrowed(claims), hierarchy)
+    }
+
+    /// The principal of verified claims, which it keeps (copied only when borrowed).
+    fn principal_of(
+        &self,
+        claims: Cow<'_, Map<String, Value>>,
         hierarchy: &RoleHierarchy,
     ) -> Result<Principal, SecurityError> {
         let invalid = |reason: &'static str| {
@@ -749,7 +761,7 @@ impl JwtVerifier {
             roles,
             effective,
             scopes,
-            claims.clone(),
+            claims.into_owned(),
         ))
     }
 }
@@ -757,19 +769,36 @@ impl JwtVerifier {
 /// Three non-empty base64url segments (the signature may not be empty either: an empty
 /// signature is the "alg: none" shape).
 fn is_compact_jws(token: &str) -> bool {
-    let mut parts = 0;
-    for segment in token.split('.') {
-        parts += 1;
-        if segment.is_empty()
-            || !segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+    // One pass over the bytes: base64url characters, exactly two dots, no empty segment.
+    let mut dots = 0;
+    let mut segment_len = 0usize;
+    for b in token.bytes() {
+        if b == b'.' {
+            if segment_len == 0 || dots == 2 {
+                return false;
+            }
+            dots += 1;
+            segment_len = 0;
+        } else if BASE64URL[usize::from(b)] {
+            segment_len += 1;
+        } else {
             return false;
         }
     }
-    parts == 3
+    dots == 2 && segment_len > 0
 }
+
+/// The base64url alphabet, as a table: the check runs over every byte of every token.
+static BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -783,5 +812,15 @@ mod tests {
         assert!(!is_compact_jws("a.b.c.d"));
         assert!(!is_compact_jws("a.b=.c"));
         assert!(!is_compact_jws("a.b.c "));
+        assert!(!is_compact_jws(".b.c"));
+        assert!(!is_compact_jws("a..c"));
+        assert!(!is_compact_jws(""));
+        assert!(!is_compact_jws(".."));
+        assert!(!is_compact_jws("a.b+.c"));
+        assert!(is_compact_jws("A-z_0.9.x"));
+        for b in 0..=255u8 {
+            let allowed = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            assert_eq!(BASE64URL[usize::from(b)], allowed, "{b}");
+        }
     }
 }

@@ -70,8 +70,10 @@ pub(crate) fn policy_name(name: &str) -> String {
 
 impl RateLimitHeaders {
     pub(crate) fn apply(self, headers: &mut HeaderMap, state: &QuotaState) {
-        let mut set = |name: &HeaderName, value: String| {
-            if let Ok(value) = HeaderValue::from_str(&value) {
+        // Values are assembled from pieces into one buffer each (no `format!`) and handed
+        // to the header map without another copy; they are still validated as header text.
+        let mut set = |name: &HeaderName, value: FieldText| {
+            if let Ok(value) = HeaderValue::try_from(value.0) {
                 headers.insert(name.clone(), value);
             }
         };
@@ -80,24 +82,77 @@ impl RateLimitHeaders {
                 let name = &state.policy;
                 set(
                     &RATELIMIT_POLICY,
-                    format!("\"{name}\";q={};w={}", state.limit, state.window_secs),
+                    FieldText::new(name.len() + 32)
+                        .str("\"")
+                        .str(name)
+                        .str("\";q=")
+                        .int(u64::from(state.limit))
+                        .str(";w=")
+                        .int(state.window_secs),
                 );
                 set(
                     &RATELIMIT,
-                    format!("\"{name}\";r={};t={}", state.remaining, state.reset_secs),
+                    FieldText::new(name.len() + 32)
+                        .str("\"")
+                        .str(name)
+                        .str("\";r=")
+                        .int(u64::from(state.remaining))
+                        .str(";t=")
+                        .int(state.reset_secs),
                 );
             }
             RateLimitHeaders::Draft06 => {
-                set(&RATELIMIT_LIMIT, state.limit.to_string());
-                set(&RATELIMIT_REMAINING, state.remaining.to_string());
-                set(&RATELIMIT_RESET, state.reset_secs.to_string());
+                set(
+                    &RATELIMIT_LIMIT,
+                    FieldText::new(10).int(u64::from(state.limit)),
+                );
+                set(
+                    &RATELIMIT_REMAINING,
+                    FieldText::new(10).int(u64::from(state.remaining)),
+                );
+                set(&RATELIMIT_RESET, FieldText::new(20).int(state.reset_secs));
                 set(
                     &RATELIMIT_POLICY,
-                    format!("{};w={}", state.limit, state.window_secs),
+                    FieldText::new(32)
+                        .int(u64::from(state.limit))
+                        .str(";w=")
+                        .int(state.window_secs),
                 );
             }
             RateLimitHeaders::Off => {}
         }
+    }
+}
+
+/// The text of one field value, built piece by piece.
+struct FieldText(String);
+
+impl FieldText {
+    fn new(capacity: usize) -> Self {
+        FieldText(String::with_capacity(capacity))
+    }
+
+    fn str(mut self, piece: &str) -> Self {
+        self.0.push_str(piece);
+        self
+    }
+
+    /// `n` in decimal, through a stack buffer.
+    fn int(mut self, mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[at..] {
+            self.0.push(char::from(d));
+        }
+        self
     }
 }
 
@@ -139,5 +194,55 @@ impl RateLimitSlot {
         if let Some(state) = state {
             self.format.apply(headers, &state);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(format: RateLimitHeaders, state: &QuotaState) -> Vec<(String, String)> {
+        let mut headers = HeaderMap::new();
+        format.apply(&mut headers, state);
+        let mut out: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn fields_are_written_as_the_drafts_say() {
+        let state = QuotaState {
+            policy: "route:/a".into(),
+            limit: 4_294_967_295,
+            window_secs: 0,
+            remaining: 10,
+            reset_secs: u64::MAX,
+        };
+        assert_eq!(
+            fields(RateLimitHeaders::Draft10, &state),
+            [
+                (
+                    "ratelimit".into(),
+                    "\"route:/a\";r=10;t=18446744073709551615".into()
+                ),
+                (
+                    "ratelimit-policy".into(),
+                    "\"route:/a\";q=4294967295;w=0".into()
+                ),
+            ]
+        );
+        assert_eq!(
+            fields(RateLimitHeaders::Draft06, &state),
+            [
+                ("ratelimit-limit".into(), "4294967295".into()),
+                ("ratelimit-policy".into(), "4294967295;w=0".into()),
+                ("ratelimit-remaining".into(), "10".into()),
+                ("ratelimit-reset".into(), "18446744073709551615".into()),
+            ]
+        );
+        assert!(fields(RateLimitHeaders::Off, &state).is_empty());
     }
 }
