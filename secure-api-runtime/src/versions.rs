@@ -36,7 +36,7 @@
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -162,6 +162,10 @@ impl ApiVersion {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MountedVersion(&'static str);
 
+async fn refuse_invalid_version(_request: Request, _next: Next) -> Response {
+    SecurityError::misconfigured().into_response()
+}
+
 async fn mark_version(
     State(version): State<ApiVersion>,
     mut request: Request,
@@ -198,8 +202,8 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     /// version, and adds the version's deprecation headers to its responses.
     ///
     /// A version name that is not `v` followed by a digit and lower-case letters, digits
-    /// or `_` is logged and its router is nested under `/invalid-version`, whose requests
-    /// are refused by every versioned handler (fail closed rather than panic).
+    /// or `_` is logged and its router is nested under `/invalid-version`, where every
+    /// request is refused with 500 (fail closed rather than panic).
     ///
     /// ```
     /// use secure_api_runtime::routing::SecureRouter;
@@ -209,22 +213,22 @@ impl<S: Clone + Send + Sync + 'static> SecureRouter<S> {
     ///     .version(ApiVersion::new("v2"), SecureRouter::new());
     /// ```
     pub fn version(self, version: ApiVersion, router: impl IntoSecureRouter<S>) -> Self {
-        let (prefix, version) = if version.is_valid_name() {
-            (format!("/{}", version.name), version)
-        } else {
+        let router = router.into_secure_router();
+        if !version.is_valid_name() {
             tracing::error!(
                 target: "secure_api",
                 version = version.name,
                 "invalid API version name; its routes are refused"
             );
-            (
-                "/invalid-version".to_owned(),
-                ApiVersion::new("invalid-version"),
-            )
-        };
-        let router = router
-            .into_secure_router()
-            .layer(axum::middleware::from_fn_with_state(version, mark_version));
+            // Every route of the router is refused, versioned or not: a typo in a version
+            // name must not leave the routes reachable under a path nobody meant.
+            return self.nest(
+                "/invalid-version",
+                router.layer(axum::middleware::from_fn(refuse_invalid_version)),
+            );
+        }
+        let prefix = format!("/{}", version.name);
+        let router = router.layer(axum::middleware::from_fn_with_state(version, mark_version));
         self.nest(&prefix, router)
     }
 }

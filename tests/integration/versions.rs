@@ -176,15 +176,23 @@ async fn an_invalid_version_name_is_refused_not_mounted() {
     let app: Router = SecureRouter::new()
         .version(
             ApiVersion::new("v1/../admin"),
-            SecureRouter::new().route("/report", get(report_v1)),
+            SecureRouter::new()
+                .route("/report", get(report_v1))
+                .route("/status", get(status)),
         )
         .layer(security.layer())
         .into_router();
     assert_eq!(Req::get("/v1/../admin/report").send(&app).await.status, 404);
-    Req::get("/invalid-version/report")
-        .send(&app)
-        .await
-        .problem(500, "server_error");
+    // Versioned or not, nothing under a mistyped version is served.
+    for path in ["/invalid-version/report", "/invalid-version/status"] {
+        Req::get(path).send(&app).await.problem(500, "server_error");
+    }
+}
+
+/// A handler that belongs to no version.
+#[secure(public)]
+async fn status() -> &'static str {
+    "up"
 }
 
 #[tokio::test]
