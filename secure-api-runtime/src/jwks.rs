@@ -39,6 +39,9 @@ pub(crate) const MAX_JWKS_KEYS: usize = 64;
 /// One usable verification key of a JWKS.
 pub(crate) struct JwkKey {
     pub(crate) key: DecodingKey,
+    /// SHA-256 of the JWK's key parameters: tells a key replaced under the same `kid`
+    /// from the one it replaced.
+    pub(crate) fingerprint: [u8; 32],
     /// The key's own `alg`, if it names one.
     alg: Option<Algorithm>,
     /// For EC keys: the one algorithm the curve allows.
@@ -154,12 +157,19 @@ impl JwksSource {
     }
 
     /// Whether the cached set still holds `kid` (no fetch).
-    pub(crate) fn holds(&self, kid: Option<&str>) -> bool {
+    pub(crate) fn holds(&self, kid: Option<&str>, fingerprint: [u8; 32]) -> bool {
         let state = self.read();
-        match kid {
-            Some(kid) => state.keys.by_kid.contains_key(kid),
-            None => state.keys.len() == 1,
-        }
+        let current = match kid {
+            Some(kid) => state.keys.by_kid.get(kid),
+            None if state.keys.len() == 1 => state
+                .keys
+                .by_kid
+                .values()
+                .next()
+                .or_else(|| state.keys.anonymous.first()),
+            None => None,
+        };
+        current.is_some_and(|key| key.fingerprint == fingerprint)
     }
 
     fn find(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Option<Arc<JwkKey>> {
@@ -396,11 +406,19 @@ fn parse_jwks(body: &[u8]) -> Result<KeySet, JwksError> {
         let Ok(key) = DecodingKey::from_jwk(&jwk) else {
             continue;
         };
+        let Ok(params) = serde_json::to_vec(&jwk.algorithm) else {
+            continue;
+        };
+        let mut fingerprint = [0u8; 32];
+        fingerprint.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &params).as_ref(),
+        );
         if key.family() == AlgorithmFamily::Hmac {
             continue;
         }
         let entry = Arc::new(JwkKey {
             key,
+            fingerprint,
             alg,
             curve_alg,
         });

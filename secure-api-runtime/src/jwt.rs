@@ -500,13 +500,16 @@ impl IssuerTrust {
         }
     }
 
-    /// Whether a cached verification is still backed by a key (a retired JWKS key voids
-    /// the tokens it verified).
-    fn still_trusted(&self, _header: &jsonwebtoken::Header) -> bool {
+    /// Whether a cached verification is still backed by the key that made it: a JWKS key
+    /// that left the set, or was replaced under the same `kid`, voids the tokens it
+    /// verified.
+    fn still_trusted(&self, _header: &jsonwebtoken::Header, _key: Option<[u8; 32]>) -> bool {
         match &self.keys {
             TrustKeys::One(_) | TrustKeys::Hmac(_) => true,
             #[cfg(feature = "oidc")]
-            TrustKeys::Jwks(source) => source.holds(_header.kid.as_deref()),
+            TrustKeys::Jwks(source) => {
+                _key.is_some_and(|key| source.holds(_header.kid.as_deref(), key))
+            }
         }
     }
 }
@@ -518,6 +521,15 @@ enum KeyRef<'a> {
 }
 
 impl KeyRef<'_> {
+    /// The fingerprint of a JWKS key; keys configured in the application have none.
+    fn fingerprint(&self) -> Option<[u8; 32]> {
+        match self {
+            KeyRef::Borrowed(_) => None,
+            #[cfg(feature = "oidc")]
+            KeyRef::Jwk(jwk) => Some(jwk.fingerprint),
+        }
+    }
+
     fn key(&self) -> &DecodingKey {
         match self {
             KeyRef::Borrowed(key) => key,
@@ -678,8 +690,8 @@ impl JwtVerifier {
             .filter(|_| header.alg.family() != AlgorithmFamily::Hmac);
         let digest = cache.map(|_| crate::token_cache::token_digest(token));
         if let (Some(cache), Some(digest)) = (cache, &digest)
-            && let Some(claims) = cache.get(digest)
-            && trust.still_trusted(&header)
+            && let Some((claims, verified_with)) = cache.get(digest)
+            && trust.still_trusted(&header, verified_with)
         {
             return self.principal(&claims, hierarchy);
         }
@@ -695,7 +707,7 @@ impl JwtVerifier {
         };
         let claims = Arc::new(data.claims);
         let principal = self.principal(&claims, hierarchy)?;
-        cache.insert(digest, claims);
+        cache.insert(digest, claims, key.fingerprint());
         Ok(principal)
     }
 

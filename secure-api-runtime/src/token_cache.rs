@@ -33,8 +33,16 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Verified claims, shared by the cache and the principals built from them.
+pub(crate) type Claims = Arc<Map<String, Value>>;
+/// SHA-256 of the key parameters that verified a token.
+pub(crate) type KeyFingerprint = [u8; 32];
+
 struct Entry {
     claims: Arc<Map<String, Value>>,
+    /// The fingerprint of the key that verified the token (JWKS keys), so that a key
+    /// replaced under the same `kid` voids what the old one verified.
+    key: Option<[u8; 32]>,
     /// Unix seconds after which the entry is void.
     until: u64,
 }
@@ -53,18 +61,23 @@ impl VerifiedCache {
     }
 
     /// The claims of a token verified before, if its entry is still valid.
-    pub(crate) fn get(&self, digest: &Digest) -> Option<Arc<Map<String, Value>>> {
+    pub(crate) fn get(&self, digest: &Digest) -> Option<(Claims, Option<KeyFingerprint>)> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(digest)?;
         if now_secs() >= entry.until {
             entries.remove(digest);
             return None;
         }
-        Some(entry.claims.clone())
+        Some((entry.claims.clone(), entry.key))
     }
 
     /// Remembers the claims of a token whose signature and claims were just verified.
-    pub(crate) fn insert(&self, digest: Digest, claims: Arc<Map<String, Value>>) {
+    pub(crate) fn insert(
+        &self,
+        digest: Digest,
+        claims: Arc<Map<String, Value>>,
+        key: Option<[u8; 32]>,
+    ) {
         let Some(exp) = claims.get("exp").and_then(Value::as_u64) else {
             return;
         };
@@ -88,7 +101,7 @@ impl VerifiedCache {
                 entries.remove(&key);
             }
         }
-        entries.insert(digest, Entry { claims, until });
+        entries.insert(digest, Entry { claims, key, until });
     }
 
     #[cfg(test)]
@@ -111,12 +124,12 @@ mod tests {
     fn entries_never_outlive_exp_and_the_cache_is_bounded() {
         let cache = VerifiedCache::new(4);
         let now = now_secs();
-        cache.insert(token_digest("expired"), claims(now - 1));
+        cache.insert(token_digest("expired"), claims(now - 1), None);
         assert!(cache.get(&token_digest("expired")).is_none());
-        cache.insert(token_digest("live"), claims(now + 60));
+        cache.insert(token_digest("live"), claims(now + 60), None);
         assert!(cache.get(&token_digest("live")).is_some());
         for i in 0..100 {
-            cache.insert(token_digest(&i.to_string()), claims(now + 60));
+            cache.insert(token_digest(&i.to_string()), claims(now + 60), None);
         }
         assert!(cache.len() <= 4);
     }

@@ -237,6 +237,39 @@ async fn keys_rotate_mid_run_new_kid_appears_old_retires() {
 }
 
 #[tokio::test]
+async fn a_key_replaced_under_the_same_kid_voids_the_tokens_the_old_one_verified() {
+    let idp = Idp::start().await;
+    idp.set_keys(vec![rsa_jwk("k1")]);
+    let security = secured([jwks_issuer(&idp)]);
+    let app = app_with(&security);
+    let old = rs256(&idp.url, "k1");
+    assert_eq!(status(&app, &old).await, 200);
+    assert_eq!(
+        status(&app, &old).await,
+        200,
+        "now from the verified-token cache"
+    );
+
+    // The IdP puts other key material under the same kid (say, after a compromise).
+    idp.set_keys(vec![rsa2_jwk("k1")]);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(status(&app, &rs256(&idp.url, "k3")).await, 401);
+    assert_eq!(idp.hits(), 2, "the unknown kid refetched the set");
+    assert_eq!(
+        status(&app, &old).await,
+        401,
+        "a token cached under the replaced key"
+    );
+    let new = signed(
+        &viewer(&idp.url),
+        Algorithm::RS256,
+        Some("k1"),
+        &rsa_signing_key("rsa2_private.pem"),
+    );
+    assert_eq!(status(&app, &new).await, 200);
+}
+
+#[tokio::test]
 async fn kid_spray_costs_the_idp_one_fetch_per_cooldown() {
     let idp = Idp::start().await;
     idp.set_keys(vec![rsa_jwk("k1")]);
