@@ -16,12 +16,13 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
 use crate::error::SecurityError;
-use crate::principal::Principal;
+use crate::jws::{self, Claim, HmacKeys};
+use crate::principal::{ClaimSet, Principal};
 use crate::rbac::RoleHierarchy;
 
 /// Longest bearer token accepted; anything longer is refused before any parsing.
@@ -137,7 +138,7 @@ impl JwtKey {
         }
     }
 
-    fn into_decoding_key(self) -> Result<DecodingKey, ConfigError> {
+    fn into_verifying(self) -> Result<Verifying, ConfigError> {
         let bad_pem = |what: &str| {
             ConfigError::new(
                 "jwt.key",
@@ -155,14 +156,17 @@ impl JwtKey {
                         ),
                     ));
                 }
-                DecodingKey::from_secret(&secret)
-                    .map_err(|_| ConfigError::new("jwt.key", "the HMAC secret is not usable"))
+                Ok(Verifying::Hmac(HmacKeys::new(&secret)))
             }
-            KeyMaterial::RsaPem(pem) => DecodingKey::from_rsa_pem(&pem).map_err(|_| bad_pem("RSA")),
-            KeyMaterial::EcPem(pem) => DecodingKey::from_ec_pem(&pem).map_err(|_| bad_pem("EC")),
-            KeyMaterial::EdPem(pem) => {
-                DecodingKey::from_ed_pem(&pem).map_err(|_| bad_pem("Ed25519"))
-            }
+            KeyMaterial::RsaPem(pem) => DecodingKey::from_rsa_pem(&pem)
+                .map(Verifying::Public)
+                .map_err(|_| bad_pem("RSA")),
+            KeyMaterial::EcPem(pem) => DecodingKey::from_ec_pem(&pem)
+                .map(Verifying::Public)
+                .map_err(|_| bad_pem("EC")),
+            KeyMaterial::EdPem(pem) => DecodingKey::from_ed_pem(&pem)
+                .map(Verifying::Public)
+                .map_err(|_| bad_pem("Ed25519")),
             KeyMaterial::Decoding(key, family) => {
                 if family == AlgorithmFamily::Hmac || key.family() != family {
                     return Err(ConfigError::new(
@@ -171,24 +175,44 @@ impl JwtKey {
                          use JwtKey::hmac for shared secrets",
                     ));
                 }
-                Ok(key)
+                Ok(Verifying::Public(key))
             }
         }
     }
 }
 
-/// How one issuer's tokens are checked: its keys and, per allowed algorithm, the
-/// claim validation (each with that single algorithm, so that keys of several families
-/// can live in one JWKS without ever verifying another family's algorithm).
+/// A configured key, ready to verify: HMAC keys prepared once, or a public key.
+enum Verifying {
+    Hmac(HmacKeys),
+    Public(DecodingKey),
+}
+
+/// How one issuer's tokens are checked: its keys, the algorithms allowed (each token is
+/// verified with the single algorithm its header names, which must be on this list, so
+/// keys of several families can live in one JWKS without ever verifying another
+/// family's algorithm) and the claim rules.
 pub(crate) struct IssuerTrust {
     keys: TrustKeys,
-    validations: Vec<(Algorithm, Validation)>,
+    algorithms: Vec<Algorithm>,
+    rules: ClaimRules,
     require_typ: bool,
 }
 
+/// The claim checks of one issuer: `exp` (required) and `nbf` against the clock with the
+/// leeway, `sub` required, `iss` and `aud` required and matched when configured.
+struct ClaimRules {
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    leeway_secs: u64,
+}
+
 enum TrustKeys {
+    /// A public key (RSA, EC, Ed25519).
     One(DecodingKey),
-    Hmac(Vec<(String, DecodingKey, Option<std::time::SystemTime>)>),
+    /// One shared secret; any `kid` is ignored.
+    HmacOne(HmacKeys),
+    /// Shared secrets chosen by `kid`, each possibly retired after a time.
+    Hmac(Vec<(String, HmacKeys, Option<std::time::SystemTime>)>),
     #[cfg(feature = "oidc")]
     Jwks(Arc<crate::jwks::JwksSource>),
 }
@@ -257,50 +281,38 @@ fn check_algorithms(setting: &'static str, algorithms: &[Algorithm]) -> Result<(
     Ok(())
 }
 
-/// One validation per algorithm, with the issuer and audience checks.
-fn validations(
-    algorithms: &[Algorithm],
+/// The claim rules of an issuer, refusing empty issuer or audience settings.
+fn rules(
     issuers: Option<&[String]>,
     audiences: Option<&[String]>,
     leeway_secs: u64,
     setting: &str,
-) -> Result<Vec<(Algorithm, Validation)>, ConfigError> {
-    let issuer_setting = format!("{setting}.issuer");
-    let audience_setting = format!("{setting}.audience");
-    let mut out = Vec::with_capacity(algorithms.len());
-    for &alg in algorithms {
-        let mut validation = Validation::new(alg);
-        validation.leeway = leeway_secs;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match issuers {
-            Some(issuers) if issuers.iter().all(|i| !i.is_empty()) && !issuers.is_empty() => {
-                validation.set_issuer(issuers);
-                required.push("iss");
-            }
-            Some(_) => return Err(ConfigError::new(issuer_setting, "the issuer is empty")),
-            None => {}
+) -> Result<ClaimRules, ConfigError> {
+    let issuers = match issuers {
+        Some(list) if !list.is_empty() && list.iter().all(|i| !i.is_empty()) => Some(list.to_vec()),
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{setting}.issuer"),
+                "the issuer is empty",
+            ));
         }
-        match audiences {
-            Some(auds) if auds.iter().all(|a| !a.is_empty()) && !auds.is_empty() => {
-                validation.set_audience(auds);
-                required.push("aud");
-            }
-            Some(_) => {
-                return Err(ConfigError::new(
-                    audience_setting,
-                    "the audience is missing or empty",
-                ));
-            }
-            None => {
-                validation.validate_aud = false;
-            }
+        None => None,
+    };
+    let audiences = match audiences {
+        Some(list) if !list.is_empty() && list.iter().all(|a| !a.is_empty()) => Some(list.to_vec()),
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{setting}.audience"),
+                "the audience is missing or empty",
+            ));
         }
-        validation.set_required_spec_claims(&required);
-        out.push((alg, validation));
-    }
-    Ok(out)
+        None => None,
+    };
+    Ok(ClaimRules {
+        issuers,
+        audiences,
+        leeway_secs,
+    })
 }
 
 impl IssuerTrust {
@@ -317,16 +329,19 @@ impl IssuerTrust {
                 format!("{alg:?} does not belong to the configured key's family ({family:?})"),
             ));
         }
-        let key = settings.key.into_decoding_key()?;
+        let keys = match settings.key.into_verifying()? {
+            Verifying::Hmac(keys) => TrustKeys::HmacOne(keys),
+            Verifying::Public(key) => TrustKeys::One(key),
+        };
         Ok(IssuerTrust {
-            keys: TrustKeys::One(key),
-            validations: validations(
-                &algorithms,
+            keys,
+            rules: rules(
                 settings.issuers.as_deref(),
                 settings.audiences.as_deref(),
                 settings.leeway_secs,
                 "jwt",
             )?,
+            algorithms,
             require_typ: settings.require_typ,
         })
     }
@@ -358,7 +373,11 @@ impl IssuerTrust {
             }
             IssuerKeys::Static(key) => {
                 let algs = key.default_algorithms().to_vec();
-                (TrustKeys::One(key.into_decoding_key()?), algs)
+                let keys = match key.into_verifying()? {
+                    Verifying::Hmac(keys) => TrustKeys::HmacOne(keys),
+                    Verifying::Public(key) => TrustKeys::One(key),
+                };
+                (keys, algs)
             }
             IssuerKeys::Hmac(secrets) => {
                 let mut keys = Vec::with_capacity(secrets.len());
@@ -378,7 +397,9 @@ impl IssuerTrust {
                             ),
                         ));
                     }
-                    let key = JwtKey::hmac(secret.secret).into_decoding_key()?;
+                    let Verifying::Hmac(key) = JwtKey::hmac(secret.secret).into_verifying()? else {
+                        unreachable!("an HMAC secret becomes HMAC keys");
+                    };
                     keys.push((secret.kid, key, secret.not_after));
                 }
                 (TrustKeys::Hmac(keys), vec![Algorithm::HS256])
@@ -416,7 +437,7 @@ impl IssuerTrust {
         check_algorithms("jwt.trusted_issuer.algorithms", &algorithms)?;
         let key_family = match &keys {
             TrustKeys::One(key) => Some(key.family()),
-            TrustKeys::Hmac(_) => Some(AlgorithmFamily::Hmac),
+            TrustKeys::HmacOne(_) | TrustKeys::Hmac(_) => Some(AlgorithmFamily::Hmac),
             #[cfg(feature = "oidc")]
             TrustKeys::Jwks(_) => None,
         };
@@ -453,47 +474,43 @@ impl IssuerTrust {
         }
         Ok(IssuerTrust {
             keys,
-            validations: validations(
-                &algorithms,
+            rules: rules(
                 Some(std::slice::from_ref(&trusted.issuer)),
                 Some(&trusted.audiences),
                 leeway_secs,
                 "jwt.trusted_issuer",
             )?,
+            algorithms,
             require_typ: trusted.require_typ,
         })
     }
 
-    fn validation(&self, alg: Algorithm) -> Option<&Validation> {
-        self.validations
-            .iter()
-            .find(|(a, _)| *a == alg)
-            .map(|(_, v)| v)
-    }
-
-    /// The key that verifies a token with this header, fetching a JWKS if needed.
+    /// The key that verifies a token with this `kid` and algorithm, fetching a JWKS if
+    /// needed.
     async fn key_for<'a>(
         &'a self,
-        header: &jsonwebtoken::Header,
+        kid: Option<&str>,
+        _alg: Algorithm,
     ) -> Result<KeyRef<'a>, &'static str> {
         match &self.keys {
-            TrustKeys::One(key) => Ok(KeyRef::Borrowed(key)),
+            TrustKeys::One(key) => Ok(KeyRef::Public(key)),
+            TrustKeys::HmacOne(keys) => Ok(KeyRef::Hmac(keys)),
             TrustKeys::Hmac(secrets) => {
-                let chosen = match header.kid.as_deref() {
+                let chosen = match kid {
                     Some(kid) => secrets.iter().find(|(k, _, _)| k == kid),
                     None if secrets.len() == 1 => secrets.first(),
                     None => return Err("no kid, and several HMAC secrets are configured"),
                 };
-                let Some((_, key, not_after)) = chosen else {
+                let Some((_, keys, not_after)) = chosen else {
                     return Err("unknown kid");
                 };
                 if not_after.is_some_and(|t| std::time::SystemTime::now() >= t) {
                     return Err("the HMAC secret of this kid is retired");
                 }
-                Ok(KeyRef::Borrowed(key))
+                Ok(KeyRef::Hmac(keys))
             }
             #[cfg(feature = "oidc")]
-            TrustKeys::Jwks(source) => match source.key(header.kid.as_deref(), header.alg).await {
+            TrustKeys::Jwks(source) => match source.key(kid, _alg).await {
                 crate::jwks::Lookup::Found(key) => Ok(KeyRef::Jwk(key)),
                 crate::jwks::Lookup::Unknown => Err("no JWKS key for this kid and algorithm"),
             },
@@ -503,19 +520,56 @@ impl IssuerTrust {
     /// Whether a cached verification is still backed by the key that made it: a JWKS key
     /// that left the set, or was replaced under the same `kid`, voids the tokens it
     /// verified.
-    fn still_trusted(&self, _header: &jsonwebtoken::Header, _key: Option<[u8; 32]>) -> bool {
+    fn still_trusted(&self, _kid: Option<&str>, _key: Option<[u8; 32]>) -> bool {
         match &self.keys {
-            TrustKeys::One(_) | TrustKeys::Hmac(_) => true,
+            TrustKeys::One(_) | TrustKeys::HmacOne(_) | TrustKeys::Hmac(_) => true,
             #[cfg(feature = "oidc")]
-            TrustKeys::Jwks(source) => {
-                _key.is_some_and(|key| source.holds(_header.kid.as_deref(), key))
-            }
+            TrustKeys::Jwks(source) => _key.is_some_and(|key| source.holds(_kid, key)),
         }
     }
 }
 
+impl ClaimRules {
+    /// Checks the time, issuer and audience claims; the token's `exp` when they pass.
+    fn check(&self, claims: &jws::Claims<'_>) -> Result<u64, &'static str> {
+        let now = crate::token_cache::now_secs();
+        let exp = match &claims.exp {
+            None | Some(Claim::Null) => return Err("exp missing"),
+            Some(exp) => jws::numeric_date(exp).ok_or("exp is not a NumericDate")?,
+        };
+        if exp < now.saturating_sub(self.leeway_secs) {
+            return Err("expired");
+        }
+        match &claims.nbf {
+            None | Some(Claim::Null) => {}
+            Some(nbf) => {
+                let nbf = jws::numeric_date(nbf).ok_or("nbf is not a NumericDate")?;
+                if nbf > now.saturating_add(self.leeway_secs) {
+                    return Err("not valid yet (nbf)");
+                }
+            }
+        }
+        if let Some(issuers) = &self.issuers {
+            match &claims.iss {
+                Some(Claim::Str(iss)) if issuers.iter().any(|i| i == iss) => {}
+                _ => return Err("iss missing, not a string or not trusted"),
+            }
+        }
+        if let Some(audiences) = &self.audiences {
+            let ours = |aud: &str| audiences.iter().any(|a| a == aud);
+            match &claims.aud {
+                Some(Claim::Str(aud)) if ours(aud) => {}
+                Some(Claim::Strings(auds)) if auds.iter().any(|aud| ours(aud)) => {}
+                _ => return Err("aud missing, malformed or not ours"),
+            }
+        }
+        Ok(exp)
+    }
+}
+
 enum KeyRef<'a> {
-    Borrowed(&'a DecodingKey),
+    Public(&'a DecodingKey),
+    Hmac(&'a HmacKeys),
     #[cfg(feature = "oidc")]
     Jwk(Arc<crate::jwks::JwkKey>),
 }
@@ -524,31 +578,32 @@ impl KeyRef<'_> {
     /// The fingerprint of a JWKS key; keys configured in the application have none.
     fn fingerprint(&self) -> Option<[u8; 32]> {
         match self {
-            KeyRef::Borrowed(_) => None,
+            KeyRef::Public(_) | KeyRef::Hmac(_) => None,
             #[cfg(feature = "oidc")]
             KeyRef::Jwk(jwk) => Some(jwk.fingerprint),
         }
     }
 
-    fn key(&self) -> &DecodingKey {
+    /// Whether `signature` (base64url) signs `message` under `alg` with this key.
+    fn verify(&self, alg: Algorithm, message: &[u8], signature: &str) -> bool {
         match self {
-            KeyRef::Borrowed(key) => key,
+            KeyRef::Hmac(keys) => keys.verify(alg, message, signature),
+            KeyRef::Public(key) => verify_public(key, alg, message, signature),
             #[cfg(feature = "oidc")]
-            KeyRef::Jwk(jwk) => &jwk.key,
+            KeyRef::Jwk(jwk) => verify_public(&jwk.key, alg, message, signature),
         }
     }
 }
 
-#[derive(serde::Deserialize)]
-struct UnverifiedIssuer {
-    iss: Option<Value>,
-}
-
-/// RFC 9068 access token types.
-fn is_access_token_typ(typ: Option<&str>) -> bool {
-    typ.is_some_and(|t| {
-        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
-    })
+/// A public-key signature check; the key's family must be the algorithm's (a public key
+/// never becomes an HMAC secret).
+fn verify_public(key: &DecodingKey, alg: Algorithm, message: &[u8], signature: &str) -> bool {
+    alg.family() != AlgorithmFamily::Hmac
+        && key.family() == alg.family()
+        && matches!(
+            jsonwebtoken::crypto::verify(signature, message, key, alg),
+            Ok(true)
+        )
 }
 
 impl JwtVerifier {
@@ -634,33 +689,33 @@ impl JwtVerifier {
         token: &str,
         hierarchy: &RoleHierarchy,
     ) -> Result<Principal, SecurityError> {
-        let invalid = |reason: &'static str| {
-            tracing::debug!(target: "secure_api::auth", reason, "bearer token refused");
-            SecurityError::invalid_token()
-        };
         if token.len() > MAX_TOKEN_LEN {
-            return Err(invalid("token too long"));
+            return Err(refused("token too long"));
         }
-        if !is_compact_jws(token) {
-            #[cfg(feature = "introspection")]
-            if let Some(introspector) = &self.introspection {
-                let claims = introspector.introspect(token).await?;
-                return self.principal(&claims, hierarchy);
+        let segments = match jws::Segments::split(token) {
+            Some(segments) if is_compact_jws(token) => segments,
+            _ => {
+                #[cfg(feature = "introspection")]
+                if let Some(introspector) = &self.introspection {
+                    let claims = introspector.introspect(token).await?;
+                    return self.principal(&claims, hierarchy);
+                }
+                return Err(refused("not a compact JWS"));
             }
-            return Err(invalid("not a compact JWS"));
-        }
+        };
         let trust = match &self.trusts {
             Trusts::Single(trust) => trust.as_ref(),
             Trusts::ByIssuer(list) => {
-                let unverified =
-                    jsonwebtoken::dangerous::insecure_decode_claims::<UnverifiedIssuer>(token)
-                        .map_err(|_| invalid("unreadable claims"))?;
-                let Some(Value::String(iss)) = unverified.iss else {
-                    return Err(invalid("no iss to choose the issuer by"));
+                // Read before the signature is checked, only to choose whose keys check it.
+                let payload = jws::decode_segment(segments.payload)
+                    .ok_or_else(|| refused("payload is not base64url"))?;
+                let claims = jws::Claims::parse(&payload, &self.roles_claim).map_err(refused)?;
+                let Some(Claim::Str(iss)) = &claims.iss else {
+                    return Err(refused("no iss to choose the issuer by"));
                 };
-                match list.iter().find(|(name, _)| *name == iss) {
+                match list.iter().find(|(name, _)| name == iss) {
                     Some((_, trust)) => trust,
-                    None => return Err(invalid("untrusted issuer")),
+                    None => return Err(refused("untrusted issuer")),
                 }
             }
             Trusts::None => {
@@ -669,20 +724,15 @@ impl JwtVerifier {
                     let claims = introspector.introspect(token).await?;
                     return self.principal(&claims, hierarchy);
                 }
-                return Err(invalid("no JWT issuer is trusted"));
+                return Err(refused("no JWT issuer is trusted"));
             }
         };
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid("unreadable header"))?;
-        if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
-            // RFC 7515 4.1.11: extensions we do not understand must be refused.
-            return Err(invalid("unsupported crit header"));
+        let header = jws::Header::parse(segments.header).map_err(refused)?;
+        if !trust.algorithms.contains(&header.alg) {
+            return Err(refused("algorithm not allowed"));
         }
-        let Some(validation) = trust.validation(header.alg) else {
-            return Err(invalid("algorithm not allowed"));
-        };
-        if trust.require_typ && !is_access_token_typ(header.typ.as_deref()) {
-            return Err(invalid("typ is not at+jwt"));
+        if trust.require_typ && !header.access_token_typ {
+            return Err(refused("typ is not at+jwt"));
         }
         let cache = self
             .cache
@@ -690,81 +740,122 @@ impl JwtVerifier {
             .filter(|_| header.alg.family() != AlgorithmFamily::Hmac);
         let digest = cache.map(|_| crate::token_cache::token_digest(token));
         if let (Some(cache), Some(digest)) = (cache, &digest)
-            && let Some((claims, verified_with)) = cache.get(digest)
-            && trust.still_trusted(&header, verified_with)
+            && let Some((payload, verified_with)) = cache.get(digest)
+            && trust.still_trusted(header.kid.as_deref(), verified_with)
         {
-            return self.principal(&claims, hierarchy);
+            // The signature was checked before; every claim rule runs again.
+            return self
+                .principal_of_payload(payload.to_vec(), trust, hierarchy)
+                .map(|(principal, _)| principal);
         }
-        let key = trust.key_for(&header).await.map_err(invalid)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key.key(), validation)
-            .map_err(|e| {
-                tracing::debug!(target: "secure_api::auth", error = ?e.kind(), "bearer token refused");
-                SecurityError::invalid_token()
-            })?;
+        let key = trust
+            .key_for(header.kid.as_deref(), header.alg)
+            .await
+            .map_err(refused)?;
+        if !key.verify(
+            header.alg,
+            segments.signing_input.as_bytes(),
+            segments.signature,
+        ) {
+            return Err(refused("signature does not verify"));
+        }
+        let payload = jws::decode_segment(segments.payload)
+            .ok_or_else(|| refused("payload is not base64url"))?;
         let (Some(cache), Some(digest)) = (cache, digest) else {
-            // Nothing keeps the claims but the principal: they move into it.
-            return self.principal_of(Cow::Owned(data.claims), hierarchy);
+            return self
+                .principal_of_payload(payload, trust, hierarchy)
+                .map(|(principal, _)| principal);
         };
-        let claims = Arc::new(data.claims);
-        let principal = self.principal(&claims, hierarchy)?;
-        cache.insert(digest, claims, key.fingerprint());
+        let shared: Arc<[u8]> = Arc::from(payload.as_slice());
+        let (principal, exp) = self.principal_of_payload(payload, trust, hierarchy)?;
+        cache.insert(digest, shared, exp, key.fingerprint());
         Ok(principal)
     }
 
-    /// The principal of verified claims.
+    /// The principal of a payload whose signature verified: the claim rules of `trust`,
+    /// then subject, roles and scopes; the claims stay in their JSON form until a handler
+    /// reads them. Also returns the token's `exp`.
+    fn principal_of_payload(
+        &self,
+        payload: Vec<u8>,
+        trust: &IssuerTrust,
+        hierarchy: &RoleHierarchy,
+    ) -> Result<(Principal, u64), SecurityError> {
+        let claims = jws::Claims::parse(&payload, &self.roles_claim).map_err(refused)?;
+        let exp = trust.rules.check(&claims).map_err(refused)?;
+        let jws::Claims {
+            sub,
+            roles,
+            scope,
+            scp,
+            jti,
+            ..
+        } = claims;
+        let subject = match sub {
+            Some(Claim::Str(s)) if !s.is_empty() => s.into_owned(),
+            _ => return Err(refused("sub missing or not a non-empty string")),
+        };
+        let roles: Vec<String> = match roles {
+            None | Some(Claim::Null) => Vec::new(),
+            Some(Claim::Strings(items)) => items.into_iter().map(Cow::into_owned).collect(),
+            Some(_) => return Err(refused("roles claim is not an array of strings")),
+        };
+        let split = |s: &str| s.split_ascii_whitespace().map(str::to_owned).collect();
+        let scopes: Vec<String> = match (scope, scp) {
+            (Some(Claim::Str(s)), _) => split(&s),
+            (Some(_), _) => return Err(refused("scope claim is not a string")),
+            (None, Some(Claim::Strings(items))) => items.into_iter().map(Cow::into_owned).collect(),
+            (None, Some(Claim::Str(s))) => split(&s),
+            (None, Some(_)) => return Err(refused("scp claim is not an array")),
+            (None, None) => Vec::new(),
+        };
+        let jti = match jti {
+            Some(Claim::Str(jti)) => Some(jti.into_owned()),
+            _ => None,
+        };
+        let effective = hierarchy.expand(roles.iter().map(String::as_str));
+        let principal = Principal::from_verified(
+            subject,
+            roles,
+            effective,
+            scopes,
+            ClaimSet::payload(payload, jti),
+        );
+        Ok((principal, exp))
+    }
+
+    /// The principal of verified claims given as a map (token introspection).
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     pub(crate) fn principal(
         &self,
         claims: &Map<String, Value>,
         hierarchy: &RoleHierarchy,
     ) -> Result<Principal, SecurityError> {
-        self.principal_of(Cow::Borrowed(claims), hierarchy)
-    }
-
-    /// The principal of verified claims, which it keeps (copied only when borrowed).
-    fn principal_of(
-        &self,
-        claims: Cow<'_, Map<String, Value>>,
-        hierarchy: &RoleHierarchy,
-    ) -> Result<Principal, SecurityError> {
-        let invalid = |reason: &'static str| {
-            tracing::debug!(target: "secure_api::auth", reason, "bearer token refused");
-            SecurityError::invalid_token()
-        };
         let subject = match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(invalid("sub missing or not a non-empty string")),
+            _ => return Err(refused("sub missing or not a non-empty string")),
+        };
+        let strings = |items: &[Value], what: &'static str| {
+            items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(refused(what)),
+                })
+                .collect::<Result<Vec<String>, SecurityError>>()
         };
         let roles = match claims.get(&*self.roles_claim) {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => {
-                let mut roles = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Value::String(s) => roles.push(s.clone()),
-                        _ => return Err(invalid("roles claim holds a non-string")),
-                    }
-                }
-                roles
-            }
-            Some(_) => return Err(invalid("roles claim is not an array of strings")),
+            Some(Value::Array(items)) => strings(items, "roles claim holds a non-string")?,
+            Some(_) => return Err(refused("roles claim is not an array of strings")),
         };
+        let split = |s: &str| s.split_ascii_whitespace().map(str::to_owned).collect();
         let scopes = match (claims.get("scope"), claims.get("scp")) {
-            (Some(Value::String(s)), _) => s.split_ascii_whitespace().map(str::to_owned).collect(),
-            (Some(_), _) => return Err(invalid("scope claim is not a string")),
-            (None, Some(Value::Array(items))) => {
-                let mut scopes = Vec::with_capacity(items.len());
-                for item in items {
-                    match item {
-                        Value::String(s) => scopes.push(s.clone()),
-                        _ => return Err(invalid("scp claim holds a non-string")),
-                    }
-                }
-                scopes
-            }
-            (None, Some(Value::String(s))) => {
-                s.split_ascii_whitespace().map(str::to_owned).collect()
-            }
-            (None, Some(_)) => return Err(invalid("scp claim is not an array")),
+            (Some(Value::String(s)), _) => split(s),
+            (Some(_), _) => return Err(refused("scope claim is not a string")),
+            (None, Some(Value::Array(items))) => strings(items, "scp claim holds a non-string")?,
+            (None, Some(Value::String(s))) => split(s),
+            (None, Some(_)) => return Err(refused("scp claim is not an array")),
             (None, None) => Vec::new(),
         };
         let effective = hierarchy.expand(roles.iter().map(String::as_str));
@@ -773,9 +864,15 @@ impl JwtVerifier {
             roles,
             effective,
             scopes,
-            claims.into_owned(),
+            ClaimSet::Map(claims.clone()),
         ))
     }
+}
+
+/// The refusal of a bearer token; the reason goes to the debug log only.
+fn refused(reason: &'static str) -> SecurityError {
+    tracing::debug!(target: "secure_api::auth", reason, "bearer token refused");
+    SecurityError::invalid_token()
 }
 
 /// Three non-empty base64url segments (the signature may not be empty either: an empty

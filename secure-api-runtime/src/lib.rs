@@ -68,6 +68,7 @@ mod introspection;
 mod issuer;
 #[cfg(feature = "oidc")]
 mod jwks;
+mod jws;
 mod jwt;
 mod layer;
 mod limiter;

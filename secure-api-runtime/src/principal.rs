@@ -9,7 +9,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -43,9 +43,58 @@ struct Inner {
     roles: Vec<String>,
     effective_roles: Vec<Arc<str>>,
     scopes: Vec<String>,
-    claims: Map<String, Value>,
+    claims: ClaimSet,
     scheme: Option<AuthScheme>,
     api_key_id: Option<String>,
+}
+
+/// The verified claims: a map, or the verified payload of a JWT, read into a map the
+/// first time a handler asks for its claims (most requests never do).
+pub(crate) enum ClaimSet {
+    Map(Map<String, Value>),
+    Payload {
+        json: Vec<u8>,
+        /// The `jti` claim when it is a string (read with the other registered claims).
+        jti: Option<String>,
+        map: OnceLock<Map<String, Value>>,
+    },
+}
+
+impl ClaimSet {
+    fn empty() -> Self {
+        ClaimSet::Map(Map::new())
+    }
+
+    /// A verified JWT payload; `jti` as read from it.
+    pub(crate) fn payload(json: Vec<u8>, jti: Option<String>) -> Self {
+        ClaimSet::Payload {
+            json,
+            jti,
+            map: OnceLock::new(),
+        }
+    }
+
+    fn map(&self) -> &Map<String, Value> {
+        match self {
+            ClaimSet::Map(map) => map,
+            ClaimSet::Payload { json, map, .. } => map.get_or_init(|| {
+                // The payload was read in full when the token was verified, held to the
+                // same recursion limit, so it is a JSON object; should it ever not be,
+                // the handler sees no claims rather than a wrong one.
+                serde_json::from_slice(json).unwrap_or_else(|error| {
+                    tracing::error!(target: "secure_api", %error, "verified claims could not be read again");
+                    Map::new()
+                })
+            }),
+        }
+    }
+
+    fn jti(&self) -> Option<&str> {
+        match self {
+            ClaimSet::Map(map) => map.get("jti").and_then(Value::as_str),
+            ClaimSet::Payload { jti, .. } => jti.as_deref(),
+        }
+    }
 }
 
 impl Principal {
@@ -74,7 +123,7 @@ impl Principal {
             roles,
             effective_roles,
             scopes: scopes.into_iter().map(Into::into).collect(),
-            claims: Map::new(),
+            claims: ClaimSet::empty(),
             scheme: None,
             api_key_id: None,
         }))
@@ -85,7 +134,7 @@ impl Principal {
         roles: Vec<String>,
         effective_roles: Vec<Arc<str>>,
         scopes: Vec<String>,
-        claims: Map<String, Value>,
+        claims: ClaimSet,
     ) -> Self {
         Principal(Arc::new(Inner {
             subject,
@@ -108,7 +157,7 @@ impl Principal {
             roles,
             effective_roles,
             scopes: record.scopes().to_vec(),
-            claims: Map::new(),
+            claims: ClaimSet::empty(),
             scheme: Some(AuthScheme::ApiKey),
             api_key_id: Some(record.id().to_owned()),
         }))
@@ -206,7 +255,7 @@ impl Principal {
     /// assert!(p.claims().is_empty());
     /// ```
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.0.claims
+        self.0.claims.map()
     }
 
     /// One verified claim.
@@ -216,7 +265,12 @@ impl Principal {
     /// assert!(p.claim("tenant").is_none());
     /// ```
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.0.claims.get(name)
+        self.0.claims.map().get(name)
+    }
+
+    /// The token id (`jti`) when the token has one that is a string.
+    pub(crate) fn token_id(&self) -> Option<&str> {
+        self.0.claims.jti()
     }
 }
 

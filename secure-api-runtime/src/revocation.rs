@@ -27,8 +27,6 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use serde_json::Value;
-
 use crate::config::Security;
 use crate::error::SecurityError;
 use crate::principal::Principal;
@@ -205,10 +203,9 @@ impl Security {
         &self,
         principal: &Principal,
     ) -> Result<(), SecurityError> {
-        let jti = match principal.claim("jti") {
-            Some(Value::String(jti)) => jti,
-            // No id, nothing to look up; a non-string `jti` names no revocable token.
-            _ => return Ok(()),
+        // No id, nothing to look up; a non-string `jti` names no revocable token.
+        let Some(jti) = principal.token_id() else {
+            return Ok(());
         };
         if jti.is_empty() || jti.len() > MAX_JTI_LEN {
             tracing::info!(target: "secure_api::auth", subject = principal.subject(), "bearer token refused: unusable jti");

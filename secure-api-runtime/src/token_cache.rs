@@ -1,4 +1,4 @@
-//! The verified-token cache: SHA-256 of a token -> the claims its signature check produced.
+//! The verified-token cache: SHA-256 of a token -> the payload whose signature verified.
 //!
 //! Only tokens signed with asymmetric algorithms are cached (an HMAC check costs about as
 //! much as the lookup). A hit skips the signature check and nothing else: the claims are
@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
-use serde_json::{Map, Value};
 
 /// Default number of verified tokens remembered.
 pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 10_000;
@@ -27,19 +26,19 @@ pub(crate) fn token_digest(token: &str) -> Digest {
     out
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-/// Verified claims, shared by the cache and the principals built from them.
-pub(crate) type Claims = Arc<Map<String, Value>>;
+/// A verified payload (JSON claims).
+pub(crate) type Payload = Arc<[u8]>;
 /// SHA-256 of the key parameters that verified a token.
 pub(crate) type KeyFingerprint = [u8; 32];
 
 struct Entry {
-    claims: Arc<Map<String, Value>>,
+    payload: Payload,
     /// The fingerprint of the key that verified the token (JWKS keys), so that a key
     /// replaced under the same `kid` voids what the old one verified.
     key: Option<[u8; 32]>,
@@ -60,27 +59,20 @@ impl VerifiedCache {
         }
     }
 
-    /// The claims of a token verified before, if its entry is still valid.
-    pub(crate) fn get(&self, digest: &Digest) -> Option<(Claims, Option<KeyFingerprint>)> {
+    /// The payload of a token verified before, if its entry is still valid.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<(Payload, Option<KeyFingerprint>)> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(digest)?;
         if now_secs() >= entry.until {
             entries.remove(digest);
             return None;
         }
-        Some((entry.claims.clone(), entry.key))
+        Some((entry.payload.clone(), entry.key))
     }
 
-    /// Remembers the claims of a token whose signature and claims were just verified.
-    pub(crate) fn insert(
-        &self,
-        digest: Digest,
-        claims: Arc<Map<String, Value>>,
-        key: Option<[u8; 32]>,
-    ) {
-        let Some(exp) = claims.get("exp").and_then(Value::as_u64) else {
-            return;
-        };
+    /// Remembers the payload of a token whose signature and claims were just verified,
+    /// until its `exp` at the latest.
+    pub(crate) fn insert(&self, digest: Digest, payload: Payload, exp: u64, key: Option<[u8; 32]>) {
         let now = now_secs();
         let until = exp.min(now.saturating_add(VERIFIED_TOKEN_TTL.as_secs()));
         if until <= now {
@@ -101,7 +93,14 @@ impl VerifiedCache {
                 entries.remove(&key);
             }
         }
-        entries.insert(digest, Entry { claims, key, until });
+        entries.insert(
+            digest,
+            Entry {
+                payload,
+                key,
+                until,
+            },
+        );
     }
 
     #[cfg(test)]
@@ -114,22 +113,20 @@ impl VerifiedCache {
 mod tests {
     use super::*;
 
-    fn claims(exp: u64) -> Arc<Map<String, Value>> {
-        let mut m = Map::new();
-        m.insert("exp".into(), Value::from(exp));
-        Arc::new(m)
+    fn payload() -> Payload {
+        Arc::from(&b"{}"[..])
     }
 
     #[test]
     fn entries_never_outlive_exp_and_the_cache_is_bounded() {
         let cache = VerifiedCache::new(4);
         let now = now_secs();
-        cache.insert(token_digest("expired"), claims(now - 1), None);
+        cache.insert(token_digest("expired"), payload(), now - 1, None);
         assert!(cache.get(&token_digest("expired")).is_none());
-        cache.insert(token_digest("live"), claims(now + 60), None);
+        cache.insert(token_digest("live"), payload(), now + 60, None);
         assert!(cache.get(&token_digest("live")).is_some());
         for i in 0..100 {
-            cache.insert(token_digest(&i.to_string()), claims(now + 60), None);
+            cache.insert(token_digest(&i.to_string()), payload(), now + 60, None);
         }
         assert!(cache.len() <= 4);
     }

@@ -1,0 +1,580 @@
+//! Compact JWS, read in one pass: the three segments, the protected header, HMAC
+//! signatures with keys prepared once, and the claims of the payload the verifier needs.
+//!
+//! Nothing here decides whether a token is accepted: `jwt` does, with what this module
+//! reads. Every reader is strict and never panics: a segment that is not canonical
+//! base64url, a header or payload that is not a JSON object, a registered claim given
+//! twice, or a nesting deeper than serde_json's limit is an error.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// The three base64url segments of a compact JWS (the shape was checked before).
+pub(crate) struct Segments<'t> {
+    pub(crate) header: &'t str,
+    pub(crate) payload: &'t str,
+    pub(crate) signature: &'t str,
+    /// `header.payload`, the signing input.
+    pub(crate) signing_input: &'t str,
+}
+
+impl<'t> Segments<'t> {
+    pub(crate) fn split(token: &'t str) -> Option<Self> {
+        let first = token.find('.')?;
+        let second = first + 1 + token[first + 1..].find('.')?;
+        Some(Segments {
+            header: &token[..first],
+            payload: &token[first + 1..second],
+            signature: &token[second + 1..],
+            signing_input: &token[..second],
+        })
+    }
+}
+
+/// Decodes one base64url segment (no padding, canonical trailing bits).
+pub(crate) fn decode_segment(segment: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(segment).ok()
+}
+
+/// What the verifier reads of the protected header. `jwk`, `jku`, `x5u`, `x5c` and every
+/// other member are skipped: keys never come from the token.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    /// `typ` is `at+jwt` or `application/at+jwt` (RFC 9068), in any case.
+    pub(crate) access_token_typ: bool,
+}
+
+/// Why a header is refused (for the debug log only).
+pub(crate) type Refusal = &'static str;
+
+impl Header {
+    /// Reads the base64url header segment.
+    pub(crate) fn parse(segment: &str) -> Result<Header, Refusal> {
+        // Headers are small: decode on the stack, on the heap only when large.
+        let mut buf = [0u8; 384];
+        let heap;
+        let json: &[u8] = match URL_SAFE_NO_PAD.decode_slice(segment, &mut buf) {
+            Ok(n) => &buf[..n],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                heap = decode_segment(segment).ok_or("header is not base64url")?;
+                &heap
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err("header is not base64url"),
+        };
+        // A JSON object only: serde would also read a struct from an array.
+        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err("header is not a JSON object");
+        }
+        let raw: RawHeader<'_> =
+            serde_json::from_slice(json).map_err(|_| "header is not a JWS header object")?;
+        let alg = match raw.alg.as_deref() {
+            Some(name) => name.parse().map_err(|_| "unknown or refused alg")?,
+            None => return Err("header without alg"),
+        };
+        if raw.crit.as_ref().is_some_and(|c| c.0 > 0) {
+            // RFC 7515 4.1.11: extensions we do not understand must be refused.
+            return Err("unsupported crit header");
+        }
+        let access_token_typ = raw.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        Ok(Header {
+            alg,
+            kid: raw.kid.map(Cow::into_owned),
+            access_token_typ,
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow, default, deserialize_with = "string_or_null")]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "string_or_null")]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "string_or_null")]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<Crit>,
+}
+
+/// `crit`: an array of strings (anything else makes the header unreadable); how many.
+struct Crit(usize);
+
+impl<'de> serde::Deserialize<'de> for Crit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Crit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of header parameter names")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Crit, A::Error> {
+                let mut names = 0;
+                while seq.next_element::<Str<'de>>()?.is_some() {
+                    names += 1;
+                }
+                Ok(Crit(names))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(<Option<Str<'de>> as serde::Deserialize>::deserialize(d)?.map(|s| s.0))
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HMAC
+
+/// The HMAC keys of one shared secret, prepared once (HS256, HS384, HS512).
+pub(crate) struct HmacKeys(Box<HmacKeySet>);
+
+struct HmacKeySet {
+    hs256: hmac::Key,
+    hs384: hmac::Key,
+    hs512: hmac::Key,
+}
+
+impl HmacKeys {
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        HmacKeys(Box::new(HmacKeySet {
+            hs256: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            hs384: hmac::Key::new(hmac::HMAC_SHA384, secret),
+            hs512: hmac::Key::new(hmac::HMAC_SHA512, secret),
+        }))
+    }
+
+    /// Whether `signature` (base64url) is the HMAC of `message` under `alg`, compared in
+    /// constant time. Any other algorithm is refused.
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &str) -> bool {
+        let key = match alg {
+            Algorithm::HS256 => &self.0.hs256,
+            Algorithm::HS384 => &self.0.hs384,
+            Algorithm::HS512 => &self.0.hs512,
+            _ => return false,
+        };
+        let mut buf = [0u8; 64];
+        let Ok(n) = URL_SAFE_NO_PAD.decode_slice(signature, &mut buf) else {
+            return false;
+        };
+        hmac::verify(key, message, &buf[..n]).is_ok()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Claims
+
+/// One claim value, as much of it as the verifier needs.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Claim<'de> {
+    Null,
+    Str(Cow<'de, str>),
+    Uint(u64),
+    Float(f64),
+    /// An array whose elements are all strings (possibly empty).
+    Strings(Vec<Cow<'de, str>>),
+    /// Anything else: a boolean, a negative integer, an object, a mixed array.
+    Other,
+}
+
+/// The claims the verifier reads, each as it appeared (`None`: absent). Every other
+/// member of the payload is skipped after being checked to be valid JSON.
+#[derive(Debug, Default)]
+pub(crate) struct Claims<'de> {
+    pub(crate) sub: Option<Claim<'de>>,
+    pub(crate) exp: Option<Claim<'de>>,
+    pub(crate) nbf: Option<Claim<'de>>,
+    pub(crate) iss: Option<Claim<'de>>,
+    pub(crate) aud: Option<Claim<'de>>,
+    pub(crate) jti: Option<Claim<'de>>,
+    pub(crate) scope: Option<Claim<'de>>,
+    pub(crate) scp: Option<Claim<'de>>,
+    pub(crate) roles: Option<Claim<'de>>,
+}
+
+impl<'de> Claims<'de> {
+    /// Reads a payload (a JSON object); `roles_claim` names the roles claim.
+    pub(crate) fn parse(payload: &'de [u8], roles_claim: &str) -> Result<Self, Refusal> {
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        let claims = ClaimsSeed { roles_claim }
+            .deserialize(&mut de)
+            .map_err(|_| "claims are not a JSON object of well-formed registered claims")?;
+        de.end().map_err(|_| "trailing bytes after the claims")?;
+        Ok(claims)
+    }
+}
+
+struct ClaimsSeed<'r> {
+    roles_claim: &'r str,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = Claims<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsSeed<'_> {
+    type Value = Claims<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
+        let mut claims = Claims::default();
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            let key = &*key;
+            if key == self.roles_claim {
+                let value: Claim<'de> = map.next_value()?;
+                if is_registered(key) {
+                    // The roles claim shares its name with a registered one: both read it.
+                    set_registered(&mut claims, key, value.clone())?;
+                }
+                set(&mut claims.roles, value, key)?;
+                continue;
+            }
+            if is_registered(key) {
+                let value: Claim<'de> = map.next_value()?;
+                set_registered(&mut claims, key, value)?;
+            } else {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(claims)
+    }
+}
+
+fn set<'de, E: de::Error>(
+    slot: &mut Option<Claim<'de>>,
+    value: Claim<'de>,
+    name: &str,
+) -> Result<(), E> {
+    if slot.is_some() {
+        // RFC 7519 4: a claim given twice makes the token ambiguous; refused.
+        return Err(E::custom(format_args!("duplicate claim {name}")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Stores a registered claim (`key` is one, see [`is_registered`]).
+fn set_registered<'de, E: de::Error>(
+    claims: &mut Claims<'de>,
+    key: &str,
+    value: Claim<'de>,
+) -> Result<(), E> {
+    let slot = match key {
+        "sub" => &mut claims.sub,
+        "exp" => &mut claims.exp,
+        "nbf" => &mut claims.nbf,
+        "iss" => &mut claims.iss,
+        "aud" => &mut claims.aud,
+        "jti" => &mut claims.jti,
+        "scope" => &mut claims.scope,
+        _ => &mut claims.scp,
+    };
+    set(slot, value, key)
+}
+
+fn is_registered(key: &str) -> bool {
+    matches!(
+        key,
+        "sub" | "exp" | "nbf" | "iss" | "aud" | "jti" | "scope" | "scp"
+    )
+}
+
+impl<'de> serde::Deserialize<'de> for Claim<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Claim<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Claim<'de>, E> {
+                Ok(Claim::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Claim<'de>, E> {
+                Ok(Claim::Null)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Claim<'de>, E> {
+                Ok(Claim::Other)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Claim<'de>, E> {
+                Ok(u64::try_from(v).map_or(Claim::Other, Claim::Uint))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Claim<'de>, E> {
+                Ok(Claim::Uint(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Claim<'de>, E> {
+                Ok(Claim::Float(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Claim<'de>, E> {
+                Ok(Claim::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Claim<'de>, E> {
+                Ok(Claim::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Claim<'de>, E> {
+                Ok(Claim::Str(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Claim<'de>, A::Error> {
+                let mut strings = Vec::new();
+                let mut all_strings = true;
+                while let Some(element) = seq.next_element::<Element<'de>>()? {
+                    match element {
+                        Element::Str(s) if all_strings => strings.push(s),
+                        _ => all_strings = false,
+                    }
+                }
+                Ok(if all_strings {
+                    Claim::Strings(strings)
+                } else {
+                    Claim::Other
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claim<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, Skip>()?.is_some() {}
+                Ok(Claim::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An array element: a string, or anything else (read through and dropped).
+enum Element<'de> {
+    Str(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Element<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Claim::deserialize(d)? {
+            Claim::Str(s) => Element::Str(s),
+            _ => Element::Other,
+        })
+    }
+}
+
+/// Any JSON value, read and dropped. Unlike `IgnoredAny` (which serde_json skips without
+/// a depth limit) nested arrays and objects go through `deserialize_any`, so the payload
+/// is held to serde_json's recursion limit exactly as when the claims are later read
+/// into a map.
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<IgnoredAny, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A NumericDate (RFC 7519 2): a non-negative number of seconds, rounded like
+/// jsonwebtoken rounds it. `None` for anything else.
+pub(crate) fn numeric_date(claim: &Claim<'_>) -> Option<u64> {
+    match *claim {
+        Claim::Uint(v) => Some(v),
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        Claim::Float(v) if v.is_finite() && v >= 0.0 && v < u64::MAX as f64 => {
+            Some(v.round() as u64)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn segments_split_on_the_two_dots() {
+        let s = Segments::split("aa.bbb.c").unwrap();
+        assert_eq!(
+            (s.header, s.payload, s.signature, s.signing_input),
+            ("aa", "bbb", "c", "aa.bbb")
+        );
+        assert!(Segments::split("a.b").is_none());
+    }
+
+    #[test]
+    fn header_reads_alg_kid_typ_and_refuses_what_it_cannot_honour() {
+        let h = Header::parse(&b64(
+            r#"{"alg":"HS256","kid":"k\u0031","typ":"AT+JWT","jwk":{"kty":"oct"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(h.alg, Algorithm::HS256);
+        assert_eq!(h.kid.as_deref(), Some("k1"));
+        assert!(h.access_token_typ);
+        for refused in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"hs256"}"#,
+            r#"{"typ":"JWT"}"#,
+            r#"{"alg":null}"#,
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"alg":"HS256","crit":["exp"]}"#,
+            r#"{"alg":"HS256","crit":"exp"}"#,
+            r#"{"alg":"HS256","kid":7}"#,
+            r#"{"alg":"HS256","typ":["JWT"]}"#,
+            r#"["HS256"]"#,
+            r#"{"alg":"HS256"} "x""#,
+        ] {
+            assert!(Header::parse(&b64(refused)).is_err(), "{refused}");
+        }
+        assert!(Header::parse("eyJhbGciOiJIUzI1NiJ9=").is_err(), "padding");
+        assert!(Header::parse("eyJhbGciOiJIUzI1NiJ9!").is_err());
+        assert!(Header::parse(&b64(r#"{"alg":"HS256","crit":[]}"#)).is_ok());
+        // A large header (an embedded certificate chain) is read from the heap.
+        let big = format!(r#"{{"alg":"RS256","x5c":["{}"]}}"#, "A".repeat(2000));
+        assert_eq!(Header::parse(&b64(&big)).unwrap().alg, Algorithm::RS256);
+    }
+
+    #[test]
+    fn claims_are_read_in_one_pass_with_their_types() {
+        let payload = br#"{"sub":"al\"ice","exp":1.6e9,"nbf":-1,"iss":"i","aud":["a","b"],
+            "roles":["x","y"],"scope":null,"scp":[1,"a"],"jti":{"a":[1,{}]},"other":[[[]]]}"#;
+        let c = Claims::parse(payload, "roles").unwrap();
+        assert_eq!(c.sub, Some(Claim::Str("al\"ice".into())));
+        assert_eq!(c.exp.as_ref().and_then(numeric_date), Some(1_600_000_000));
+        assert_eq!(c.nbf, Some(Claim::Other));
+        assert_eq!(c.iss, Some(Claim::Str("i".into())));
+        assert_eq!(c.aud, Some(Claim::Strings(vec!["a".into(), "b".into()])));
+        assert_eq!(c.roles, Some(Claim::Strings(vec!["x".into(), "y".into()])));
+        assert_eq!(c.scope, Some(Claim::Null));
+        assert_eq!(c.scp, Some(Claim::Other));
+        assert_eq!(c.jti, Some(Claim::Other));
+        // The roles claim may share a registered claim's name.
+        let c = Claims::parse(br#"{"scp":["a"]}"#, "scp").unwrap();
+        assert_eq!(c.roles, c.scp);
+    }
+
+    #[test]
+    fn ambiguous_or_malformed_payloads_are_refused() {
+        for refused in [
+            &br#"{"sub":"a","sub":"b"}"#[..],
+            br#"{"roles":[],"roles":["admin"]}"#,
+            br#"["sub"]"#,
+            br#"{"sub":"a"} {}"#,
+            br#"{"sub":"a""#,
+            br#"{"n":1e999}"#,
+        ] {
+            assert!(
+                Claims::parse(refused, "roles").is_err(),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
+        // Deeper than serde_json's recursion limit, even in a claim nobody reads.
+        let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+        assert!(Claims::parse(deep.as_bytes(), "roles").is_err());
+        let shallow = format!(r#"{{"x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(Claims::parse(shallow.as_bytes(), "roles").is_ok());
+        // Unknown claims may repeat, as serde_json's map allows.
+        assert!(Claims::parse(br#"{"t":1,"t":2}"#, "roles").is_ok());
+    }
+
+    #[test]
+    fn numeric_dates_follow_rfc_7519() {
+        assert_eq!(numeric_date(&Claim::Uint(5)), Some(5));
+        assert_eq!(numeric_date(&Claim::Float(5.6)), Some(6));
+        assert_eq!(numeric_date(&Claim::Float(-1.0)), None);
+        assert_eq!(numeric_date(&Claim::Float(f64::NAN)), None);
+        assert_eq!(numeric_date(&Claim::Str("5".into())), None);
+        assert_eq!(numeric_date(&Claim::Null), None);
+    }
+
+    #[test]
+    fn hmac_signatures_are_checked_with_the_algorithm_named() {
+        let keys = HmacKeys::new(b"0123456789abcdef0123456789abcdef");
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, b"0123456789abcdef0123456789abcdef"),
+            b"m",
+        );
+        let sig = URL_SAFE_NO_PAD.encode(tag.as_ref());
+        assert!(keys.verify(Algorithm::HS256, b"m", &sig));
+        assert!(!keys.verify(Algorithm::HS256, b"n", &sig));
+        assert!(!keys.verify(Algorithm::HS384, b"m", &sig));
+        assert!(!keys.verify(Algorithm::RS256, b"m", &sig));
+        assert!(!keys.verify(Algorithm::HS256, b"m", &sig[..sig.len() - 1]));
+        assert!(!keys.verify(Algorithm::HS256, b"m", &"A".repeat(200)));
+        assert!(!keys.verify(Algorithm::HS256, b"m", ""));
+    }
+}
