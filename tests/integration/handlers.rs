@@ -41,6 +41,7 @@ pub(crate) async fn me(principal: Principal) -> Json<Value> {
         "roles": principal.roles(),
         "effective_roles": principal.effective_roles().collect::<Vec<_>>(),
         "scopes": principal.scopes(),
+        "claims": principal.claims(),
     }))
 }
 

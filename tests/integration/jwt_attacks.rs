@@ -147,6 +147,142 @@ async fn roles_of_the_wrong_json_type_are_refused() {
     }
 }
 
+/// HS256 over a payload written verbatim (JSON that `Claims` could not express).
+fn hs256_raw(header: &str, payload: &str) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.as_bytes()),
+        b64url(payload.as_bytes())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &hmac_key(SECRET),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{signing_input}.{signature}")
+}
+
+const HS256_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// The registered members of a valid payload, as JSON text, to write raw payloads with.
+fn registered() -> String {
+    format!(
+        r#""iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"iat":{}"#,
+        now() + 600,
+        now()
+    )
+}
+
+#[tokio::test]
+async fn a_raw_payload_signed_like_the_others_is_accepted() {
+    // The writer of the raw payloads below is itself sound.
+    let token = hs256_raw(
+        HS256_HEADER,
+        &format!(r#"{{"sub":"alice","roles":["viewer"],{}}}"#, registered()),
+    );
+    let res = Req::get(ROUTE).bearer(&token).send(&app()).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["roles"], json!(["viewer"]));
+}
+
+#[tokio::test]
+async fn a_claim_given_twice_is_refused() {
+    // RFC 7519 4: duplicate names make a token ambiguous; a reader taking the last one
+    // would grant `admin` below.
+    let app = app();
+    for (what, members) in [
+        (
+            "roles twice",
+            r#""sub":"alice","roles":["viewer"],"roles":["admin"]"#,
+        ),
+        (
+            "sub twice",
+            r#""sub":"alice","sub":"root","roles":["viewer"]"#,
+        ),
+        (
+            "scope twice",
+            r#""sub":"alice","scope":"a","scope":"admin""#,
+        ),
+    ] {
+        let token = hs256_raw(HS256_HEADER, &format!("{{{members},{}}}", registered()));
+        assert_refused_401(&app, &token, what).await;
+    }
+    let token = hs256_raw(
+        HS256_HEADER,
+        &format!(
+            r#"{{"sub":"alice",{},"exp":{}}}"#,
+            registered(),
+            now() + 99_999
+        ),
+    );
+    assert_refused_401(&app, &token, "exp twice").await;
+}
+
+#[tokio::test]
+async fn a_header_or_payload_that_is_not_a_json_object_is_refused() {
+    let app = app();
+    let payload = format!(r#"{{"sub":"alice",{}}}"#, registered());
+    for (what, header, payload) in [
+        (
+            "header as an array",
+            r#"["HS256"]"#.to_owned(),
+            payload.clone(),
+        ),
+        (
+            "header as a string",
+            r#""HS256""#.to_owned(),
+            payload.clone(),
+        ),
+        (
+            "header with two algs",
+            r#"{"alg":"HS256","alg":"none"}"#.to_owned(),
+            payload.clone(),
+        ),
+        (
+            "payload as an array",
+            HS256_HEADER.to_owned(),
+            format!(r#"["alice",{}]"#, now() + 600),
+        ),
+        (
+            "trailing bytes after the payload",
+            HS256_HEADER.to_owned(),
+            format!("{payload}{{}}"),
+        ),
+        (
+            "nesting beyond the JSON depth limit",
+            HS256_HEADER.to_owned(),
+            format!(
+                r#"{{"sub":"alice",{},"x":{}{}}}"#,
+                registered(),
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+        ),
+    ] {
+        assert_refused_401(&app, &hs256_raw(&header, &payload), what).await;
+    }
+}
+
+#[tokio::test]
+async fn every_claim_reaches_the_handler_as_signed() {
+    // Claims the verifier does not read itself are kept, escapes and nesting included.
+    let token = Claims::new("al\"ice")
+        .roles(["viewer"])
+        .set("tenant", json!({ "id": 7, "tags": ["a\u{e9}", null] }))
+        .set("exp", json!(now() as f64 + 600.25))
+        .hs256();
+    let res = Req::get(ROUTE).bearer(&token).send(&app()).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    assert_eq!(body["sub"], "al\"ice");
+    assert_eq!(
+        body["claims"]["tenant"],
+        json!({ "id": 7, "tags": ["a\u{e9}", null] })
+    );
+    assert_eq!(body["claims"]["iss"], ISSUER);
+}
+
 // ---------------------------------------------------------------------------------------
 // Keys and algorithms
 
