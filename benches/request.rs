@@ -272,6 +272,31 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         overhead / decode
     );
     println!("  secure / hand = {:.2} (target <= 1.00)", secure / hand);
+    let get_bare = median_us(n, || {
+        rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK))
+    });
+    let get_secure = median_us(n, || {
+        rt.block_on(send(
+            &apps.secure,
+            get(Some(token), "/secured/7"),
+            StatusCode::OK,
+        ))
+    });
+    let get_hand = median_us(n, || {
+        rt.block_on(send(
+            &apps.hand,
+            get(Some(token), "/secured/7"),
+            StatusCode::OK,
+        ))
+    });
+    println!("GET /secured/{{id}}, medians of this run (µs per request)");
+    println!("  bare {get_bare:.2}  secure {get_secure:.2}  hand {get_hand:.2}");
+    println!(
+        "  secure - bare = {:.2} µs = {:.2} x decode; secure / hand = {:.2}",
+        get_secure - get_bare,
+        (get_secure - get_bare) / decode,
+        get_secure / get_hand
+    );
 }
 
 fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {

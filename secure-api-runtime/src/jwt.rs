@@ -146,18 +146,7 @@ impl JwtKey {
             )
         };
         match self.0 {
-            KeyMaterial::Hmac(secret) => {
-                if secret.len() < MIN_HMAC_SECRET_LEN {
-                    return Err(ConfigError::new(
-                        "jwt.key",
-                        format!(
-                            "the HMAC secret is {} bytes; at least {MIN_HMAC_SECRET_LEN} are required",
-                            secret.len()
-                        ),
-                    ));
-                }
-                Ok(Verifying::Hmac(HmacKeys::new(&secret)))
-            }
+            KeyMaterial::Hmac(secret) => hmac_keys(&secret).map(Verifying::Hmac),
             KeyMaterial::RsaPem(pem) => DecodingKey::from_rsa_pem(&pem)
                 .map(Verifying::Public)
                 .map_err(|_| bad_pem("RSA")),
@@ -179,6 +168,20 @@ impl JwtKey {
             }
         }
     }
+}
+
+/// The HMAC keys of a shared secret of at least [`MIN_HMAC_SECRET_LEN`] bytes.
+fn hmac_keys(secret: &[u8]) -> Result<HmacKeys, ConfigError> {
+    if secret.len() < MIN_HMAC_SECRET_LEN {
+        return Err(ConfigError::new(
+            "jwt.key",
+            format!(
+                "the HMAC secret is {} bytes; at least {MIN_HMAC_SECRET_LEN} are required",
+                secret.len()
+            ),
+        ));
+    }
+    Ok(HmacKeys::new(secret))
 }
 
 /// A configured key, ready to verify: HMAC keys prepared once, or a public key.
@@ -397,9 +400,7 @@ impl IssuerTrust {
                             ),
                         ));
                     }
-                    let Verifying::Hmac(key) = JwtKey::hmac(secret.secret).into_verifying()? else {
-                        unreachable!("an HMAC secret becomes HMAC keys");
-                    };
+                    let key = hmac_keys(&secret.secret)?;
                     keys.push((secret.kid, key, secret.not_after));
                 }
                 (TrustKeys::Hmac(keys), vec![Algorithm::HS256])
