@@ -25,17 +25,49 @@ pub(crate) struct Segments<'t> {
 }
 
 impl<'t> Segments<'t> {
-    pub(crate) fn split(token: &'t str) -> Option<Self> {
-        let first = token.find('.')?;
-        let second = first + 1 + token[first + 1..].find('.')?;
+    /// The segments of a compact JWS: three non-empty base64url segments (an empty
+    /// signature is the "alg: none" shape), or `None`.
+    pub(crate) fn compact(token: &'t str) -> Option<Self> {
+        // One pass over the bytes: base64url characters, exactly two dots, no empty segment.
+        let mut dots = [0usize; 2];
+        let mut found = 0;
+        let mut segment_start = 0;
+        for (i, b) in token.bytes().enumerate() {
+            if b == b'.' {
+                if i == segment_start || found == 2 {
+                    return None;
+                }
+                dots[found] = i;
+                found += 1;
+                segment_start = i + 1;
+            } else if !BASE64URL[usize::from(b)] {
+                return None;
+            }
+        }
+        if found != 2 || segment_start == token.len() {
+            return None;
+        }
+        let [first, second] = dots;
         Some(Segments {
-            header: &token[..first],
-            payload: &token[first + 1..second],
-            signature: &token[second + 1..],
-            signing_input: &token[..second],
+            header: token.get(..first)?,
+            payload: token.get(first + 1..second)?,
+            signature: token.get(second + 1..)?,
+            signing_input: token.get(..second)?,
         })
     }
 }
+
+/// The base64url alphabet, as a table: the check runs over every byte of every token.
+static BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// Decodes one base64url segment (no padding, canonical trailing bits).
 pub(crate) fn decode_segment(segment: &str) -> Option<Vec<u8>> {
@@ -467,12 +499,12 @@ mod tests {
 
     #[test]
     fn segments_split_on_the_two_dots() {
-        let s = Segments::split("aa.bbb.c").unwrap();
+        let s = Segments::compact("aa.bbb.c").unwrap();
         assert_eq!(
             (s.header, s.payload, s.signature, s.signing_input),
             ("aa", "bbb", "c", "aa.bbb")
         );
-        assert!(Segments::split("a.b").is_none());
+        assert!(Segments::compact("a.b").is_none());
     }
 
     #[test]
