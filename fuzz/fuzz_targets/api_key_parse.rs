@@ -18,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(!format!("{key:?}").contains(key.expose()));
         }
         // The message is a fixed reason (a `&'static str`): nothing of the input in it.
-        Err(err) => assert_eq!(err.to_string(), format!("invalid API key: {}", err.reason())),
+        Err(err) => assert_eq!(
+            err.to_string(),
+            format!("invalid API key: {}", err.reason())
+        ),
     }
 });

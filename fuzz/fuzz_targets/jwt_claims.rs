@@ -2,19 +2,35 @@
 //! JSON, the target signs them with the configured secret, so every claim rule (types of
 //! `exp`, `nbf`, `aud`, `iss`, `sub`, `roles`, `scope`, `crit`...) is reached. Never
 //! panics; whatever is accepted has a non-empty string `sub`, the configured issuer and
-//! audience and an `exp` that is a number.
+//! audience and an `exp` that is a number, and is accepted by `jsonwebtoken::decode` with
+//! the same rules too (the reader may be stricter than jsonwebtoken, never laxer).
 #![no_main]
 
 use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use libfuzzer_sys::fuzz_target;
 use secure_api_runtime::Security;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 const SECRET: &[u8] = b"fuzz-secret-of-at-least-thirty-two-bytes";
+/// The runtime's default leeway, in seconds.
+const LEEWAY: u64 = 30;
+
+/// jsonwebtoken's `decode` with the rules the runtime applies.
+fn reference_accepts(token: &str) -> bool {
+    let Ok(key) = DecodingKey::from_secret(SECRET) else {
+        return false;
+    };
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY;
+    validation.set_issuer(&["fuzz"]);
+    validation.set_audience(&["fuzz"]);
+    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).is_ok()
+}
 
 fn security() -> &'static Security {
     static SECURITY: OnceLock<Security> = OnceLock::new();
@@ -66,6 +82,14 @@ fuzz_target!(|data: &[u8]| {
                         .is_some_and(|a| a.iter().any(|x| x == "fuzz")),
                 "aud {aud:?}"
             );
+            // jsonwebtoken cannot read headers whose `jwk`, `x5c`... are malformed, which the
+            // runtime skips unread; elsewhere it must agree with an acceptance.
+            if jsonwebtoken::decode_header(&token).is_ok() {
+                assert!(
+                    reference_accepts(&token),
+                    "accepted, but not by jsonwebtoken"
+                );
+            }
         }
         Err(refusal) => assert_eq!(refusal.status().as_u16(), 401),
     }
