@@ -48,6 +48,8 @@ use http::{HeaderMap, HeaderName};
 
 use crate::error::{ErrorKind, SecurityError};
 use crate::limiter::{LimiterClock, RateKey};
+use crate::principal::Principal;
+use crate::transport::RouteSlot;
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "secure_api::audit";
@@ -250,7 +252,8 @@ pub(crate) struct AuditContext {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) route: Arc<str>,
     pub(crate) policy: &'static str,
-    pub(crate) principal: Option<Arc<str>>,
+    /// The principal once authenticated (its subject goes into the events).
+    pub(crate) principal: Option<Principal>,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) auth_scheme: &'static str,
     /// The guard's check that refused the request, once one has.
@@ -285,6 +288,36 @@ impl AuditContext {
     ) -> SecurityError {
         self.check = check;
         error
+    }
+}
+
+/// Where an extractor that runs after the guard finds the guard's [`AuditContext`]: in the
+/// request's [`RouteSlot`] behind the layer, else in the request extensions.
+pub(crate) enum AuditSource {
+    Slot(RouteSlot),
+    Context(AuditContext),
+    None,
+}
+
+impl AuditSource {
+    /// Looks in the extensions; the context itself is only read back by [`Self::context`].
+    pub(crate) fn of(extensions: &http::Extensions) -> Self {
+        if let Some(slot) = extensions.get::<RouteSlot>() {
+            return AuditSource::Slot(slot.clone());
+        }
+        match extensions.get::<AuditContext>() {
+            Some(ctx) => AuditSource::Context(ctx.clone()),
+            None => AuditSource::None,
+        }
+    }
+
+    /// The context the guard left, if it allowed the request.
+    pub(crate) fn context(&self) -> Option<AuditContext> {
+        match self {
+            AuditSource::Slot(slot) => slot.audit_context(),
+            AuditSource::Context(ctx) => Some(ctx.clone()),
+            AuditSource::None => None,
+        }
     }
 }
 
@@ -340,7 +373,7 @@ pub(crate) fn record(
         outcome,
         reason,
         status,
-        principal = ctx.principal.as_deref().unwrap_or(""),
+        principal = ctx.principal.as_ref().map_or("", Principal::subject),
         client_ip = %client_ip,
         auth_scheme = ctx.auth_scheme,
         api_key_id = ctx.api_key_id.as_deref().unwrap_or(""),
@@ -360,7 +393,7 @@ pub(crate) fn record(
             outcome = "burst",
             reason,
             status,
-            principal = ctx.principal.as_deref().unwrap_or(""),
+            principal = ctx.principal.as_ref().map_or("", Principal::subject),
             client_ip = %client_ip,
             auth_scheme = ctx.auth_scheme,
             client_failures = count,
@@ -370,7 +403,8 @@ pub(crate) fn record(
         metrics::counter!("secure_api_client_bursts_total").increment(1);
     }
 
-    let route = ctx.route.to_string();
+    // The route's text is shared with the labels, not copied.
+    let route = metrics::SharedString::from(Arc::clone(&ctx.route));
     metrics::counter!(
         "secure_api_decisions_total",
         "route" => route.clone(),
@@ -390,9 +424,12 @@ pub(crate) fn record(
 }
 
 /// Records how long authentication took.
-pub(crate) fn record_authentication_time(route: &str, elapsed: Duration) {
-    metrics::histogram!("secure_api_authentication_seconds", "route" => route.to_owned())
-        .record(elapsed.as_secs_f64());
+pub(crate) fn record_authentication_time(route: &Arc<str>, elapsed: Duration) {
+    metrics::histogram!(
+        "secure_api_authentication_seconds",
+        "route" => metrics::SharedString::from(Arc::clone(route)),
+    )
+    .record(elapsed.as_secs_f64());
 }
 
 /// Per-client refusal counts in fixed windows, in a table of bounded size.
