@@ -81,8 +81,48 @@ pub(crate) fn policy_name(name: &str) -> String {
 #[derive(Clone, Copy)]
 enum Piece<'a> {
     Str(&'a str),
-    /// In decimal.
-    Int(u64),
+    /// A number, already in decimal.
+    Int(Decimal),
+}
+
+impl Piece<'_> {
+    fn int(n: u64) -> Self {
+        Piece::Int(Decimal::of(n))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Piece::Str(s) => s.as_bytes(),
+            Piece::Int(d) => d.as_bytes(),
+        }
+    }
+}
+
+/// A number in decimal, right-aligned in a stack buffer.
+#[derive(Clone, Copy)]
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn of(mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
 }
 
 impl QuotaName {
@@ -92,7 +132,7 @@ impl QuotaName {
             QuotaName::Route(0) => [Piece::Str("default"), Piece::Str("")],
             QuotaName::Route(index) => [
                 Piece::Str("default-"),
-                Piece::Int((*index as u64).saturating_add(1)),
+                Piece::int((*index as u64).saturating_add(1)),
             ],
             QuotaName::Named(name) => [Piece::Str(name), Piece::Str("")],
         }
@@ -116,9 +156,9 @@ impl RateLimitHeaders {
                         a,
                         b,
                         Piece::Str("\";q="),
-                        Piece::Int(u64::from(state.limit)),
+                        Piece::int(u64::from(state.limit)),
                         Piece::Str(";w="),
-                        Piece::Int(state.window_secs),
+                        Piece::int(state.window_secs),
                     ],
                 );
                 set(
@@ -128,25 +168,25 @@ impl RateLimitHeaders {
                         a,
                         b,
                         Piece::Str("\";r="),
-                        Piece::Int(u64::from(state.remaining)),
+                        Piece::int(u64::from(state.remaining)),
                         Piece::Str(";t="),
-                        Piece::Int(state.reset_secs),
+                        Piece::int(state.reset_secs),
                     ],
                 );
             }
             RateLimitHeaders::Draft06 => {
-                set(&RATELIMIT_LIMIT, &[Piece::Int(u64::from(state.limit))]);
+                set(&RATELIMIT_LIMIT, &[Piece::int(u64::from(state.limit))]);
                 set(
                     &RATELIMIT_REMAINING,
-                    &[Piece::Int(u64::from(state.remaining))],
+                    &[Piece::int(u64::from(state.remaining))],
                 );
-                set(&RATELIMIT_RESET, &[Piece::Int(state.reset_secs)]);
+                set(&RATELIMIT_RESET, &[Piece::int(state.reset_secs)]);
                 set(
                     &RATELIMIT_POLICY,
                     &[
-                        Piece::Int(u64::from(state.limit)),
+                        Piece::int(u64::from(state.limit)),
                         Piece::Str(";w="),
-                        Piece::Int(state.window_secs),
+                        Piece::int(state.window_secs),
                     ],
                 );
             }
@@ -159,39 +199,12 @@ impl RateLimitHeaders {
 /// into a buffer of exactly its length, which the value then owns without another copy
 /// or allocation.
 fn field_value(pieces: &[Piece<'_>]) -> Option<HeaderValue> {
-    let len = pieces
-        .iter()
-        .map(|piece| match piece {
-            Piece::Str(s) => s.len(),
-            Piece::Int(n) => decimal(*n).1,
-        })
-        .sum();
+    let len = pieces.iter().map(|piece| piece.as_bytes().len()).sum();
     let mut text = Vec::with_capacity(len);
     for piece in pieces {
-        match piece {
-            Piece::Str(s) => text.extend_from_slice(s.as_bytes()),
-            Piece::Int(n) => {
-                let (digits, count) = decimal(*n);
-                text.extend_from_slice(&digits[digits.len() - count..]);
-            }
-        }
+        text.extend_from_slice(piece.as_bytes());
     }
     HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
-}
-
-/// `n` in decimal, right-aligned in a stack buffer, and its number of digits.
-fn decimal(mut n: u64) -> ([u8; 20], usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    (digits, digits.len() - at)
 }
 
 /// Whole seconds, rounded up.
