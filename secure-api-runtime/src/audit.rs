@@ -42,9 +42,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, MatchedPath};
+use bytes::Bytes;
 use governor::clock::Clock;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{ErrorKind, SecurityError};
 use crate::limiter::{LimiterClock, RateKey};
@@ -76,7 +77,32 @@ pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
 /// assert!(RequestId::parse(&"x".repeat(129)).is_none());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Arc<str>);
+pub struct RequestId(Bytes);
+
+/// The text of a request id, kept inline in the one allocation its [`Bytes`] owns: clones
+/// share it, and the `X-Request-Id` value is made from it without a copy.
+struct IdText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> AsRef<[u8]> for IdText<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl<const N: usize> IdText<N> {
+    /// `text`, if it fits.
+    fn of(text: &[u8]) -> Option<Bytes> {
+        let mut bytes = [0u8; N];
+        bytes.get_mut(..text.len())?.copy_from_slice(text);
+        Some(Bytes::from_owner(IdText {
+            bytes,
+            len: text.len(),
+        }))
+    }
+}
 
 impl RequestId {
     /// An id from untrusted text: `None` unless it is 1 to [`MAX_REQUEST_ID_LEN`] characters
@@ -91,7 +117,10 @@ impl RequestId {
             && value.bytes().all(|b| {
                 b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
             });
-        acceptable.then(|| RequestId(Arc::from(value)))
+        if !acceptable {
+            return None;
+        }
+        IdText::<MAX_REQUEST_ID_LEN>::of(value.as_bytes()).map(RequestId)
     }
 
     /// A new id: 32 lowercase hex digits, unique within the process and unpredictable
@@ -115,10 +144,11 @@ impl RequestId {
             let mut a = seed.build_hasher();
             a.write_u64(n);
             a.write_u64(nanos);
+            let high = a.finish();
             let mut b = seed.build_hasher();
             b.write_u64(!n);
-            b.write_u64(a.finish());
-            (a.finish(), b.finish())
+            b.write_u64(high);
+            (high, b.finish())
         });
         // 32 lowercase hex digits written straight into a stack buffer (no `format!`).
         let mut text = [0u8; 32];
@@ -127,9 +157,10 @@ impl RequestId {
             let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
             *byte = b"0123456789abcdef"[nibble as usize];
         }
-        // Only ASCII hex digits were written.
-        let text = std::str::from_utf8(&text).unwrap_or_default();
-        RequestId(Arc::from(text))
+        RequestId(Bytes::from_owner(IdText {
+            bytes: text,
+            len: text.len(),
+        }))
     }
 
     /// The id as text.
@@ -138,19 +169,25 @@ impl RequestId {
     /// assert_eq!(secure_api_runtime::RequestId::parse("r1").unwrap().as_str(), "r1");
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever made of ASCII (checked by `parse`, hex digits from `generate`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The id as the value of `X-Request-Id`, sharing its text.
+    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(self.0.clone()).ok()
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestId({})", self.0)
+        write!(f, "RequestId({})", self.as_str())
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

@@ -367,7 +367,7 @@ where
         if let Some(https) = this.hsts.as_ref().and_then(|s| s.0.https.as_ref()) {
             add_hsts(response.headers_mut(), https);
         }
-        if let Ok(value) = HeaderValue::from_str(this.request_id.as_str()) {
+        if let Some(value) = this.request_id.header_value() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), value);
         }
         if let Some(log) = this.log.take() {
