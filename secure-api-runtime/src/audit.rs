@@ -141,14 +141,14 @@ impl RequestId {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let (high, low) = SEED.with(|seed| {
-            let mut a = seed.build_hasher();
-            a.write_u64(n);
-            a.write_u64(nanos);
-            let high = a.finish();
-            let mut b = seed.build_hasher();
-            b.write_u64(!n);
-            b.write_u64(high);
-            (high, b.finish())
+            // One keyed hash of (n, time) for the first half, continued with !n for the
+            // second: both halves are unpredictable without the process's key.
+            let mut h = seed.build_hasher();
+            h.write_u64(n);
+            h.write_u64(nanos);
+            let high = h.finish();
+            h.write_u64(!n);
+            (high, h.finish())
         });
         // 32 lowercase hex digits written straight into a stack buffer (no `format!`).
         let mut text = [0u8; 32];
