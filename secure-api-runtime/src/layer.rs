@@ -386,11 +386,16 @@ fn apply_profile(headers: &mut HeaderMap, credentialed: bool) {
     headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
     headers.insert(X_FRAME_OPTIONS, DENY.clone());
     headers.insert(REFERRER_POLICY, NO_REFERRER.clone());
-    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        headers.insert(CONTENT_SECURITY_POLICY, CSP.clone());
-    }
-    if credentialed || !headers.contains_key(CACHE_CONTROL) {
+    // One lookup each for the headers a handler may have set itself.
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| CSP.clone());
+    if credentialed {
         headers.insert(CACHE_CONTROL, NO_STORE.clone());
+    } else {
+        headers
+            .entry(CACHE_CONTROL)
+            .or_insert_with(|| NO_STORE.clone());
     }
     headers.remove(SERVER);
     headers.remove(&X_POWERED_BY);
