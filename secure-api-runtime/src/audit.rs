@@ -42,12 +42,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, MatchedPath};
+use bytes::Bytes;
 use governor::clock::Clock;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{ErrorKind, SecurityError};
 use crate::limiter::{LimiterClock, RateKey};
+use crate::principal::Principal;
+use crate::transport::RouteSlot;
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "secure_api::audit";
@@ -74,7 +77,32 @@ pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
 /// assert!(RequestId::parse(&"x".repeat(129)).is_none());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Arc<str>);
+pub struct RequestId(Bytes);
+
+/// The text of a request id, kept inline in the one allocation its [`Bytes`] owns: clones
+/// share it, and the `X-Request-Id` value is made from it without a copy.
+struct IdText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> AsRef<[u8]> for IdText<N> {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl<const N: usize> IdText<N> {
+    /// `text`, if it fits.
+    fn of(text: &[u8]) -> Option<Bytes> {
+        let mut bytes = [0u8; N];
+        bytes.get_mut(..text.len())?.copy_from_slice(text);
+        Some(Bytes::from_owner(IdText {
+            bytes,
+            len: text.len(),
+        }))
+    }
+}
 
 impl RequestId {
     /// An id from untrusted text: `None` unless it is 1 to [`MAX_REQUEST_ID_LEN`] characters
@@ -89,7 +117,10 @@ impl RequestId {
             && value.bytes().all(|b| {
                 b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
             });
-        acceptable.then(|| RequestId(Arc::from(value)))
+        if !acceptable {
+            return None;
+        }
+        IdText::<MAX_REQUEST_ID_LEN>::of(value.as_bytes()).map(RequestId)
     }
 
     /// A new id: 32 lowercase hex digits, unique within the process and unpredictable
@@ -110,13 +141,14 @@ impl RequestId {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let (high, low) = SEED.with(|seed| {
-            let mut a = seed.build_hasher();
-            a.write_u64(n);
-            a.write_u64(nanos);
-            let mut b = seed.build_hasher();
-            b.write_u64(!n);
-            b.write_u64(a.finish());
-            (a.finish(), b.finish())
+            // One keyed hash of (n, time) for the first half, continued with !n for the
+            // second: both halves are unpredictable without the process's key.
+            let mut h = seed.build_hasher();
+            h.write_u64(n);
+            h.write_u64(nanos);
+            let high = h.finish();
+            h.write_u64(!n);
+            (high, h.finish())
         });
         // 32 lowercase hex digits written straight into a stack buffer (no `format!`).
         let mut text = [0u8; 32];
@@ -125,9 +157,10 @@ impl RequestId {
             let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
             *byte = b"0123456789abcdef"[nibble as usize];
         }
-        // Only ASCII hex digits were written.
-        let text = std::str::from_utf8(&text).unwrap_or_default();
-        RequestId(Arc::from(text))
+        RequestId(Bytes::from_owner(IdText {
+            bytes: text,
+            len: text.len(),
+        }))
     }
 
     /// The id as text.
@@ -136,19 +169,25 @@ impl RequestId {
     /// assert_eq!(secure_api_runtime::RequestId::parse("r1").unwrap().as_str(), "r1");
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever made of ASCII (checked by `parse`, hex digits from `generate`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The id as the value of `X-Request-Id`, sharing its text.
+    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
+        HeaderValue::from_maybe_shared(self.0.clone()).ok()
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestId({})", self.0)
+        write!(f, "RequestId({})", self.as_str())
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -250,7 +289,8 @@ pub(crate) struct AuditContext {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) route: Arc<str>,
     pub(crate) policy: &'static str,
-    pub(crate) principal: Option<Arc<str>>,
+    /// The principal once authenticated (its subject goes into the events).
+    pub(crate) principal: Option<Principal>,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) auth_scheme: &'static str,
     /// The guard's check that refused the request, once one has.
@@ -285,6 +325,36 @@ impl AuditContext {
     ) -> SecurityError {
         self.check = check;
         error
+    }
+}
+
+/// Where an extractor that runs after the guard finds the guard's [`AuditContext`]: in the
+/// request's [`RouteSlot`] behind the layer, else in the request extensions.
+pub(crate) enum AuditSource {
+    Slot(RouteSlot),
+    Context(AuditContext),
+    None,
+}
+
+impl AuditSource {
+    /// Looks in the extensions; the context itself is only read back by [`Self::context`].
+    pub(crate) fn of(extensions: &http::Extensions) -> Self {
+        if let Some(slot) = extensions.get::<RouteSlot>() {
+            return AuditSource::Slot(slot.clone());
+        }
+        match extensions.get::<AuditContext>() {
+            Some(ctx) => AuditSource::Context(ctx.clone()),
+            None => AuditSource::None,
+        }
+    }
+
+    /// The context the guard left, if it allowed the request.
+    pub(crate) fn context(&self) -> Option<AuditContext> {
+        match self {
+            AuditSource::Slot(slot) => slot.audit_context(),
+            AuditSource::Context(ctx) => Some(ctx.clone()),
+            AuditSource::None => None,
+        }
     }
 }
 
@@ -340,7 +410,7 @@ pub(crate) fn record(
         outcome,
         reason,
         status,
-        principal = ctx.principal.as_deref().unwrap_or(""),
+        principal = ctx.principal.as_ref().map_or("", Principal::subject),
         client_ip = %client_ip,
         auth_scheme = ctx.auth_scheme,
         api_key_id = ctx.api_key_id.as_deref().unwrap_or(""),
@@ -360,7 +430,7 @@ pub(crate) fn record(
             outcome = "burst",
             reason,
             status,
-            principal = ctx.principal.as_deref().unwrap_or(""),
+            principal = ctx.principal.as_ref().map_or("", Principal::subject),
             client_ip = %client_ip,
             auth_scheme = ctx.auth_scheme,
             client_failures = count,
@@ -370,7 +440,8 @@ pub(crate) fn record(
         metrics::counter!("secure_api_client_bursts_total").increment(1);
     }
 
-    let route = ctx.route.to_string();
+    // The route's text is shared with the labels, not copied.
+    let route = metrics::SharedString::from(Arc::clone(&ctx.route));
     metrics::counter!(
         "secure_api_decisions_total",
         "route" => route.clone(),
@@ -390,9 +461,12 @@ pub(crate) fn record(
 }
 
 /// Records how long authentication took.
-pub(crate) fn record_authentication_time(route: &str, elapsed: Duration) {
-    metrics::histogram!("secure_api_authentication_seconds", "route" => route.to_owned())
-        .record(elapsed.as_secs_f64());
+pub(crate) fn record_authentication_time(route: &Arc<str>, elapsed: Duration) {
+    metrics::histogram!(
+        "secure_api_authentication_seconds",
+        "route" => metrics::SharedString::from(Arc::clone(route)),
+    )
+    .record(elapsed.as_secs_f64());
 }
 
 /// Per-client refusal counts in fixed windows, in a table of bounded size.

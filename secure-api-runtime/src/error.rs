@@ -24,7 +24,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
-use crate::ratelimit_headers::{QuotaState, RateLimitHeaders, ceil_secs, policy_name};
+use crate::ratelimit_headers::{QuotaName, QuotaState, RateLimitHeaders, ceil_secs, policy_name};
 
 use crate::audit::{RequestId, current_request_id};
 
@@ -756,7 +756,7 @@ impl IntoResponse for SecurityError {
             info.headers.apply(
                 headers,
                 &QuotaState {
-                    policy: policy_name(&info.policy),
+                    policy: QuotaName::Named(policy_name(&info.policy)),
                     limit: info.limit,
                     window_secs: info.window_secs,
                     remaining: 0,

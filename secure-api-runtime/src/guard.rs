@@ -121,13 +121,20 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
                 return Err(refusal);
             }
         };
-        parts.extensions.insert(ctx);
-        if let Some(ticket) = ticket {
-            match parts.extensions.get::<RouteSlot>() {
-                Some(RouteSlot(state)) => {
+        // The context goes where the validated extractors after the guard look for it:
+        // the layer's slot, or the extensions when there is none.
+        match parts.extensions.get::<RouteSlot>() {
+            Some(RouteSlot(state)) => {
+                *state.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
+                if let Some(ticket) = ticket {
                     *state.ticket.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
                 }
-                None => return Err(SecurityError::misconfigured()),
+            }
+            None => {
+                parts.extensions.insert(ctx);
+                if ticket.is_some() {
+                    return Err(SecurityError::misconfigured());
+                }
             }
         }
         Ok(Guard(PhantomData))
@@ -354,7 +361,7 @@ impl Security {
             audit::record_authentication_time(&ctx.route, started.elapsed());
             let principal =
                 authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
-            ctx.principal = Some(principal.subject().into());
+            ctx.principal = Some(principal.clone());
             // Right after authentication, whether the token was verified now or cached.
             self.check_revocation(&principal)
                 .await

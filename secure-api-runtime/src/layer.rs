@@ -45,7 +45,6 @@ use crate::audit::{self, RequestId};
 use crate::config::Security;
 use crate::guard::ClientIp;
 use crate::https::{RequestScheme, add_hsts, scheme_of};
-use crate::ratelimit_headers::RateLimitSlot;
 use crate::redact::RequestLog;
 use crate::replay::StoredResponse;
 use crate::signature::BodyDigest;
@@ -128,7 +127,7 @@ where
                 .contains_key(&self.security.0.api_keys.header);
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
         let signed = crate::signature::wants_body_digest(request.headers());
-        let slot = RouteSlot::default();
+        let slot = RouteSlot::new(self.security.rate_limit_headers());
         let (mut parts, body) = request.into_parts();
         let request_id = self.security.request_id_of(&parts.headers);
         let log = self
@@ -137,7 +136,6 @@ where
             .log_requests
             .then(|| RequestLog::start(&parts));
         let mut hsts = false;
-        let rate_limit = self.security.rate_limit_slot();
         let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
             scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
         }) {
@@ -156,9 +154,6 @@ where
             parts.extensions.insert(request_id.clone());
             parts.extensions.insert(self.security.clone());
             parts.extensions.insert(slot.clone());
-            if let Some(rate_limit) = &rate_limit {
-                parts.extensions.insert(rate_limit.clone());
-            }
             let limit = self.security.body_limit();
             if idempotent || signed {
                 // A request with an Idempotency-Key or a signature is read first (within
@@ -189,7 +184,6 @@ where
             credentialed,
             hsts: hsts.then(|| self.security.clone()),
             slot,
-            rate_limit,
             request_id,
             log,
         }
@@ -315,7 +309,6 @@ pin_project_lite::pin_project! {
         // Present when the response gets HSTS.
         hsts: Option<Security>,
         slot: RouteSlot,
-        rate_limit: Option<RateLimitSlot>,
         request_id: RequestId,
         log: Option<RequestLog>,
     }
@@ -368,13 +361,13 @@ where
             status,
             this.slot.0.policy.get().copied(),
         );
-        if let Some(rate_limit) = this.rate_limit {
+        if let Some(rate_limit) = &this.slot.0.rate_limit {
             rate_limit.apply(response.headers_mut());
         }
         if let Some(https) = this.hsts.as_ref().and_then(|s| s.0.https.as_ref()) {
             add_hsts(response.headers_mut(), https);
         }
-        if let Ok(value) = HeaderValue::from_str(this.request_id.as_str()) {
+        if let Some(value) = this.request_id.header_value() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), value);
         }
         if let Some(log) = this.log.take() {
@@ -393,11 +386,16 @@ fn apply_profile(headers: &mut HeaderMap, credentialed: bool) {
     headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
     headers.insert(X_FRAME_OPTIONS, DENY.clone());
     headers.insert(REFERRER_POLICY, NO_REFERRER.clone());
-    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        headers.insert(CONTENT_SECURITY_POLICY, CSP.clone());
-    }
-    if credentialed || !headers.contains_key(CACHE_CONTROL) {
+    // One lookup each for the headers a handler may have set itself.
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| CSP.clone());
+    if credentialed {
         headers.insert(CACHE_CONTROL, NO_STORE.clone());
+    } else {
+        headers
+            .entry(CACHE_CONTROL)
+            .or_insert_with(|| NO_STORE.clone());
     }
     headers.remove(SERVER);
     headers.remove(&X_POWERED_BY);

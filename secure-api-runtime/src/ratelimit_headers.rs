@@ -23,7 +23,7 @@
 //!     .unwrap();
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -50,11 +50,20 @@ static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
+/// The name of a quota in the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum QuotaName {
+    /// A route's rate, by its index among the route's rates: `default` for the first,
+    /// `default-2`... for the next.
+    Route(usize),
+    /// A structured-field token or string content: only `[A-Za-z0-9._:/-]`.
+    Named(String),
+}
+
 /// The state of one quota, as the fields report it.
 #[derive(Debug, Clone)]
 pub(crate) struct QuotaState {
-    /// A structured-field token or string content: only `[A-Za-z0-9._:/-]`.
-    pub(crate) policy: String,
+    pub(crate) policy: QuotaName,
     pub(crate) limit: u32,
     pub(crate) window_secs: u64,
     pub(crate) remaining: u32,
@@ -68,55 +77,117 @@ pub(crate) fn policy_name(name: &str) -> String {
         .collect()
 }
 
+/// One piece of a field value.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    Str(&'a str),
+    /// A number, already in decimal.
+    Int(Decimal),
+}
+
+impl Piece<'_> {
+    fn int(n: u64) -> Self {
+        Piece::Int(Decimal::of(n))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Piece::Str(s) => s.as_bytes(),
+            Piece::Int(d) => d.as_bytes(),
+        }
+    }
+}
+
+/// A number in decimal, right-aligned in a stack buffer.
+#[derive(Clone, Copy)]
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn of(mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+impl QuotaName {
+    /// The name as pieces of a field value (two for `default-N`).
+    fn pieces(&self) -> [Piece<'_>; 2] {
+        match self {
+            QuotaName::Route(0) => [Piece::Str("default"), Piece::Str("")],
+            QuotaName::Route(index) => [
+                Piece::Str("default-"),
+                Piece::int((*index as u64).saturating_add(1)),
+            ],
+            QuotaName::Named(name) => [Piece::Str(name), Piece::Str("")],
+        }
+    }
+}
+
 impl RateLimitHeaders {
     pub(crate) fn apply(self, headers: &mut HeaderMap, state: &QuotaState) {
-        // Values are assembled from pieces into one buffer each (no `format!`) and handed
-        // to the header map without another copy; they are still validated as header text.
-        let mut set = |name: &HeaderName, value: FieldText| {
-            if let Ok(value) = HeaderValue::try_from(value.0) {
+        let mut set = |name: &HeaderName, pieces: &[Piece<'_>]| {
+            if let Some(value) = field_value(pieces) {
                 headers.insert(name.clone(), value);
             }
         };
         match self {
             RateLimitHeaders::Draft10 => {
-                let name = &state.policy;
+                let [a, b] = state.policy.pieces();
                 set(
                     &RATELIMIT_POLICY,
-                    FieldText::new(name.len() + 32)
-                        .str("\"")
-                        .str(name)
-                        .str("\";q=")
-                        .int(u64::from(state.limit))
-                        .str(";w=")
-                        .int(state.window_secs),
+                    &[
+                        Piece::Str("\""),
+                        a,
+                        b,
+                        Piece::Str("\";q="),
+                        Piece::int(u64::from(state.limit)),
+                        Piece::Str(";w="),
+                        Piece::int(state.window_secs),
+                    ],
                 );
                 set(
                     &RATELIMIT,
-                    FieldText::new(name.len() + 32)
-                        .str("\"")
-                        .str(name)
-                        .str("\";r=")
-                        .int(u64::from(state.remaining))
-                        .str(";t=")
-                        .int(state.reset_secs),
+                    &[
+                        Piece::Str("\""),
+                        a,
+                        b,
+                        Piece::Str("\";r="),
+                        Piece::int(u64::from(state.remaining)),
+                        Piece::Str(";t="),
+                        Piece::int(state.reset_secs),
+                    ],
                 );
             }
             RateLimitHeaders::Draft06 => {
-                set(
-                    &RATELIMIT_LIMIT,
-                    FieldText::new(10).int(u64::from(state.limit)),
-                );
+                set(&RATELIMIT_LIMIT, &[Piece::int(u64::from(state.limit))]);
                 set(
                     &RATELIMIT_REMAINING,
-                    FieldText::new(10).int(u64::from(state.remaining)),
+                    &[Piece::int(u64::from(state.remaining))],
                 );
-                set(&RATELIMIT_RESET, FieldText::new(20).int(state.reset_secs));
+                set(&RATELIMIT_RESET, &[Piece::int(state.reset_secs)]);
                 set(
                     &RATELIMIT_POLICY,
-                    FieldText::new(32)
-                        .int(u64::from(state.limit))
-                        .str(";w=")
-                        .int(state.window_secs),
+                    &[
+                        Piece::int(u64::from(state.limit)),
+                        Piece::Str(";w="),
+                        Piece::int(state.window_secs),
+                    ],
                 );
             }
             RateLimitHeaders::Off => {}
@@ -124,36 +195,16 @@ impl RateLimitHeaders {
     }
 }
 
-/// The text of one field value, built piece by piece.
-struct FieldText(String);
-
-impl FieldText {
-    fn new(capacity: usize) -> Self {
-        FieldText(String::with_capacity(capacity))
+/// The pieces as one header value, still validated as header text. The text is written
+/// into a buffer of exactly its length, which the value then owns without another copy
+/// or allocation.
+fn field_value(pieces: &[Piece<'_>]) -> Option<HeaderValue> {
+    let len = pieces.iter().map(|piece| piece.as_bytes().len()).sum();
+    let mut text = Vec::with_capacity(len);
+    for piece in pieces {
+        text.extend_from_slice(piece.as_bytes());
     }
-
-    fn str(mut self, piece: &str) -> Self {
-        self.0.push_str(piece);
-        self
-    }
-
-    /// `n` in decimal, through a stack buffer.
-    fn int(mut self, mut n: u64) -> Self {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in &digits[at..] {
-            self.0.push(char::from(d));
-        }
-        self
-    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
 }
 
 /// Whole seconds, rounded up.
@@ -162,18 +213,23 @@ pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
 }
 
 /// Where the guard leaves the state of the tightest quota of an allowed request, for the
-/// layer to put on the response (the guard runs inside the handler and cannot).
-#[derive(Debug, Clone)]
+/// layer to put on the response (the guard runs inside the handler and cannot). It lives
+/// in the request's [`RouteSlot`](crate::transport::RouteSlot).
+#[derive(Debug)]
 pub(crate) struct RateLimitSlot {
     format: RateLimitHeaders,
-    state: Arc<Mutex<Option<QuotaState>>>,
+    state: Mutex<Option<QuotaState>>,
 }
 
 impl RateLimitSlot {
-    pub(crate) fn new(format: RateLimitHeaders) -> Self {
-        RateLimitSlot {
-            format,
-            state: Arc::default(),
+    /// A slot for `format`; `None` when the fields are off.
+    pub(crate) fn new(format: RateLimitHeaders) -> Option<Self> {
+        match format {
+            RateLimitHeaders::Off => None,
+            format => Some(RateLimitSlot {
+                format,
+                state: Mutex::new(None),
+            }),
         }
     }
 
@@ -187,13 +243,14 @@ impl RateLimitSlot {
 
     /// Sets the fields on a response that has none yet (a 429 carries its own).
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(state) = state else {
+            return;
+        };
         if headers.contains_key(&RATELIMIT) || headers.contains_key(&RATELIMIT_LIMIT) {
             return;
         }
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(state) = state {
-            self.format.apply(headers, &state);
-        }
+        self.format.apply(headers, &state);
     }
 }
 
@@ -215,7 +272,7 @@ mod tests {
     #[test]
     fn fields_are_written_as_the_drafts_say() {
         let state = QuotaState {
-            policy: "route:/a".into(),
+            policy: QuotaName::Named("route:/a".into()),
             limit: 4_294_967_295,
             window_secs: 0,
             remaining: 10,
@@ -244,5 +301,30 @@ mod tests {
             ]
         );
         assert!(fields(RateLimitHeaders::Off, &state).is_empty());
+    }
+
+    #[test]
+    fn route_quotas_are_named_by_their_place() {
+        let state = |index| QuotaState {
+            policy: QuotaName::Route(index),
+            limit: 5,
+            window_secs: 60,
+            remaining: 0,
+            reset_secs: 12,
+        };
+        assert_eq!(
+            fields(RateLimitHeaders::Draft10, &state(0)),
+            [
+                ("ratelimit".into(), "\"default\";r=0;t=12".into()),
+                ("ratelimit-policy".into(), "\"default\";q=5;w=60".into()),
+            ]
+        );
+        assert_eq!(
+            fields(RateLimitHeaders::Draft10, &state(1)),
+            [
+                ("ratelimit".into(), "\"default-2\";r=0;t=12".into()),
+                ("ratelimit-policy".into(), "\"default-2\";q=5;w=60".into()),
+            ]
+        );
     }
 }

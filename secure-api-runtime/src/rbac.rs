@@ -141,19 +141,22 @@ impl RoleHierarchy {
     /// assert_eq!(held, ["billing", "editor", "viewer"]);
     /// ```
     pub fn expand<'a>(&self, roles: impl IntoIterator<Item = &'a str>) -> Vec<Arc<str>> {
-        let mut out: BTreeSet<Arc<str>> = BTreeSet::new();
+        // Straight into the vector, sorted and deduplicated at the end: a principal holds
+        // a handful of roles, and this runs for every authenticated request.
+        let mut out: Vec<Arc<str>> = Vec::new();
         for role in roles {
             match self.implied.get_key_value(role) {
                 Some((name, held)) => {
-                    out.insert(name.clone());
+                    out.reserve(1 + held.len());
+                    out.push(name.clone());
                     out.extend(held.iter().cloned());
                 }
-                None => {
-                    out.insert(Arc::from(role));
-                }
+                None => out.push(Arc::from(role)),
             }
         }
-        out.into_iter().collect()
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Every role the hierarchy names.
@@ -202,6 +205,25 @@ mod tests {
         assert!(h.grants("admin", "viewer"));
         assert!(!h.grants("viewer", "admin"));
         assert!(!h.grants("editor", "admin"));
+    }
+
+    #[test]
+    fn expansion_is_sorted_and_without_duplicates() {
+        let h: RoleHierarchy = "admin > editor > viewer; ops > viewer".parse().unwrap();
+        let held = |roles: &[&str]| -> Vec<String> {
+            h.expand(roles.iter().copied())
+                .iter()
+                .map(|r| r.to_string())
+                .collect()
+        };
+        assert_eq!(held(&["editor"]), ["editor", "viewer"]);
+        assert_eq!(held(&["admin"]), ["admin", "editor", "viewer"]);
+        assert_eq!(
+            held(&["ops", "zeta", "editor", "zeta", "viewer", "admin"]),
+            ["admin", "editor", "ops", "viewer", "zeta"]
+        );
+        assert_eq!(held(&["b", "a", "b"]), ["a", "b"]);
+        assert!(held(&[]).is_empty());
     }
 
     #[test]

@@ -31,10 +31,9 @@ use crate::guard::ClientIp;
 use crate::limiter::RateKey;
 use crate::policy::{Policy, Rate, RateKeySource, StoreFailure};
 use crate::principal::Principal;
-use crate::ratelimit_headers::{
-    QuotaState, RateLimitHeaders, RateLimitSlot, ceil_secs, policy_name,
-};
+use crate::ratelimit_headers::{QuotaName, QuotaState, RateLimitHeaders, ceil_secs, policy_name};
 use crate::store::{RateCheck, RateDecision};
+use crate::transport::RouteSlot;
 
 /// Default IPv6 prefix by which clients are bucketed.
 pub const DEFAULT_IPV6_PREFIX: u8 = 64;
@@ -191,13 +190,9 @@ impl Security {
         }
     }
 
-    /// The slot the layer puts in each request for the guard's quota state, unless the
-    /// fields are off.
-    pub(crate) fn rate_limit_slot(&self) -> Option<RateLimitSlot> {
-        match self.0.throttle.headers {
-            RateLimitHeaders::Off => None,
-            format => Some(RateLimitSlot::new(format)),
-        }
+    /// Which rate-limit fields responses carry.
+    pub(crate) fn rate_limit_headers(&self) -> RateLimitHeaders {
+        self.0.throttle.headers
     }
 
     /// The client address: the app's [`ClientIp`] if set, else the socket peer unless the
@@ -307,10 +302,17 @@ impl Security {
         let throttle = &self.0.throttle;
         match self.0.limiters.check(check).await {
             Ok(decision) if decision.allowed() => {
-                if let Some(slot) = parts.extensions.get::<RateLimitSlot>() {
+                if let Some(slot) = parts
+                    .extensions
+                    .get::<RouteSlot>()
+                    .and_then(|slot| slot.0.rate_limit.as_ref())
+                {
                     let rate = rate_of(check, decision);
                     slot.offer(QuotaState {
-                        policy: policy_name(&quota_name(&quota, decision)),
+                        policy: match quota {
+                            Quota::Global(name) => QuotaName::Named(policy_name(name)),
+                            Quota::Route => QuotaName::Route(decision.rate()),
+                        },
                         limit: rate.count(),
                         window_secs: rate.period_secs(),
                         remaining: decision.remaining(),

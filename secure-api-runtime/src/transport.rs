@@ -14,10 +14,12 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
+use crate::audit::AuditContext;
 use crate::config::Security;
 use crate::error::SecurityError;
 use crate::policy::Policy;
 use crate::principal::Principal;
+use crate::ratelimit_headers::{RateLimitHeaders, RateLimitSlot};
 use crate::replay::{IdempotencyBegin, IdempotencyStore, now_secs};
 
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -66,15 +68,43 @@ impl Drop for Ticket {
     }
 }
 
-#[derive(Default)]
+/// What the guard of one request leaves for the layer and the extractors after it, in
+/// one allocation and one request extension.
 pub(crate) struct RouteState {
     pub(crate) policy: OnceLock<&'static Policy>,
     pub(crate) ticket: Mutex<Option<Ticket>>,
+    /// The tightest quota of an allowed request, for the `RateLimit` fields; `None` when
+    /// the fields are off.
+    pub(crate) rate_limit: Option<RateLimitSlot>,
+    /// The guard's audit context once it has allowed the request, for the validated
+    /// extractors' refusals.
+    pub(crate) audit: Mutex<Option<AuditContext>>,
 }
 
 /// Shared by the layer and the guard of one request.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct RouteSlot(pub(crate) Arc<RouteState>);
+
+impl RouteSlot {
+    /// A slot whose responses carry the rate-limit fields in `format`.
+    pub(crate) fn new(format: RateLimitHeaders) -> Self {
+        RouteSlot(Arc::new(RouteState {
+            policy: OnceLock::new(),
+            ticket: Mutex::new(None),
+            rate_limit: RateLimitSlot::new(format),
+            audit: Mutex::new(None),
+        }))
+    }
+
+    /// The audit context the guard left, if it allowed the request.
+    pub(crate) fn audit_context(&self) -> Option<AuditContext> {
+        self.0
+            .audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 /// 410 once the sunset date has passed.
 pub(crate) fn check_sunset(policy: &Policy) -> Result<(), SecurityError> {

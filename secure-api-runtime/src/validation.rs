@@ -30,7 +30,7 @@ use axum::{Form, Json};
 use http::request::Parts;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::audit::{self, AuditContext, Outcome};
+use crate::audit::{self, AuditSource, Outcome};
 use crate::error::{FieldError, SecurityError};
 
 /// An extractor whose value has been validated: `E` is extracted, then its value checked
@@ -66,11 +66,11 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = parts.extensions.get::<AuditContext>().cloned();
+        let ctx = AuditSource::of(&parts.extensions);
         E::from_request_parts(parts, state)
             .await
             .map(Decoded)
-            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))
+            .map_err(|r| audited(&ctx, refuse_rejection(r)))
     }
 }
 
@@ -82,11 +82,11 @@ where
     type Rejection = SecurityError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = req.extensions().get::<AuditContext>().cloned();
+        let ctx = AuditSource::of(req.extensions());
         E::from_request(req, state)
             .await
             .map(Decoded)
-            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))
+            .map_err(|r| audited(&ctx, refuse_rejection(r)))
     }
 }
 
@@ -165,9 +165,9 @@ macro_rules! validated_extractor {
 validated_extractor!(Json, Query, Form, Path);
 
 /// Emits the audit event of an input refusal behind a guard (the guard left its context).
-fn audited(ctx: Option<&AuditContext>, refusal: SecurityError) -> SecurityError {
-    if let Some(ctx) = ctx {
-        audit::record(ctx, "input", Outcome::Refused(&refusal), None);
+fn audited(ctx: &AuditSource, refusal: SecurityError) -> SecurityError {
+    if let Some(ctx) = ctx.context() {
+        audit::record(&ctx, "input", Outcome::Refused(&refusal), None);
     }
     refusal
 }
@@ -259,13 +259,13 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = parts.extensions.get::<AuditContext>().cloned();
+        let ctx = AuditSource::of(&parts.extensions);
         let value = E::from_request_parts(parts, state)
             .await
-            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))?;
+            .map_err(|r| audited(&ctx, refuse_rejection(r)))?;
         value
             .validate_extracted()
-            .map_err(|e| audited(ctx.as_ref(), refuse_invalid(&e)))?;
+            .map_err(|e| audited(&ctx, refuse_invalid(&e)))?;
         Ok(Valid(value))
     }
 }
@@ -278,13 +278,13 @@ where
     type Rejection = SecurityError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = req.extensions().get::<AuditContext>().cloned();
+        let ctx = AuditSource::of(req.extensions());
         let value = E::from_request(req, state)
             .await
-            .map_err(|r| audited(ctx.as_ref(), refuse_rejection(r)))?;
+            .map_err(|r| audited(&ctx, refuse_rejection(r)))?;
         value
             .validate_extracted()
-            .map_err(|e| audited(ctx.as_ref(), refuse_invalid(&e)))?;
+            .map_err(|e| audited(&ctx, refuse_invalid(&e)))?;
         Ok(Valid(value))
     }
 }
