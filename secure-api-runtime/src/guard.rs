@@ -163,7 +163,8 @@ impl Security {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`signed` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
-            crate::signature::verify(self, policy, principal, parts)
+            // Boxed: the signature check's state is large, and only signed routes need it.
+            Box::pin(crate::signature::verify(self, policy, principal, parts))
                 .await
                 .map_err(|e| ctx.refused_by("signature", e))?;
         }

@@ -511,7 +511,9 @@ impl IssuerTrust {
                 Ok(KeyRef::Hmac(keys))
             }
             #[cfg(feature = "oidc")]
-            TrustKeys::Jwks(source) => match source.key(kid, _alg).await {
+            // Boxed: a fetch's state is large, and tokens verified with configured keys
+            // should not carry (and move) room for it.
+            TrustKeys::Jwks(source) => match Box::pin(source.key(kid, _alg)).await {
                 crate::jwks::Lookup::Found(key) => Ok(KeyRef::Jwk(key)),
                 crate::jwks::Lookup::Unknown => Err("no JWKS key for this kid and algorithm"),
             },
@@ -698,7 +700,7 @@ impl JwtVerifier {
             _ => {
                 #[cfg(feature = "introspection")]
                 if let Some(introspector) = &self.introspection {
-                    let claims = introspector.introspect(token).await?;
+                    let claims = Box::pin(introspector.introspect(token)).await?;
                     return self.principal(&claims, hierarchy);
                 }
                 return Err(refused("not a compact JWS"));
@@ -722,7 +724,7 @@ impl JwtVerifier {
             Trusts::None => {
                 #[cfg(feature = "introspection")]
                 if let Some(introspector) = &self.introspection {
-                    let claims = introspector.introspect(token).await?;
+                    let claims = Box::pin(introspector.introspect(token)).await?;
                     return self.principal(&claims, hierarchy);
                 }
                 return Err(refused("no JWT issuer is trusted"));
