@@ -31,13 +31,12 @@
 //! assert_eq!(secure_api_runtime::AUDIT_TARGET, "secure_api::audit");
 //! ```
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -132,20 +131,19 @@ impl RequestId {
     /// assert_ne!(a, secure_api_runtime::RequestId::generate());
     /// ```
     pub fn generate() -> RequestId {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         thread_local! {
-            static SEED: RandomState = RandomState::new();
+            // A random key per thread (from the OS) and that thread's count: ids never
+            // repeat and cannot be predicted, with no clock read and no counter shared
+            // between cores.
+            static SEED: (RandomState, Cell<u64>) = (RandomState::new(), Cell::new(0));
         }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let (high, low) = SEED.with(|seed| {
-            // One keyed hash of (n, time) for the first half, continued with !n for the
-            // second: both halves are unpredictable without the process's key.
+        let (high, low) = SEED.with(|(seed, count)| {
+            let n = count.get();
+            count.set(n.wrapping_add(1));
+            // One keyed hash of the count for the first half, continued with !n for the
+            // second: both halves are unpredictable without the thread's key.
             let mut h = seed.build_hasher();
             h.write_u64(n);
-            h.write_u64(nanos);
             let high = h.finish();
             h.write_u64(!n);
             (high, h.finish())
@@ -561,6 +559,25 @@ mod tests {
         headers.remove("authorization");
         headers.insert("x-api-key", "k".parse().unwrap());
         assert_eq!(auth_scheme(&headers), "api_key");
+    }
+
+    #[test]
+    fn generated_ids_never_repeat_across_threads() {
+        let ids: Vec<String> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..2_000)
+                        .map(|_| RequestId::generate().as_str().to_owned())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|t| t.join().unwrap_or_default())
+            .collect();
+        assert_eq!(ids.len(), 8_000);
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
     }
 
     #[test]
