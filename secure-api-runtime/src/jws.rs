@@ -7,7 +7,9 @@
 //! twice, or a nesting deeper than serde_json's limit is an error.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -63,10 +65,10 @@ pub(crate) fn decode_segment(segment: &str) -> Option<Vec<u8>> {
 
 /// What the verifier reads of the protected header. `jwk`, `jku`, `x5u`, `x5c` and every
 /// other member are skipped: keys never come from the token.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Header {
     pub(crate) alg: Algorithm,
-    pub(crate) kid: Option<String>,
+    pub(crate) kid: Option<Arc<str>>,
     /// `typ` is `at+jwt` or `application/at+jwt` (RFC 9068), in any case.
     pub(crate) access_token_typ: bool,
 }
@@ -75,8 +77,28 @@ pub(crate) struct Header {
 pub(crate) type Refusal = &'static str;
 
 impl Header {
-    /// Reads the base64url header segment.
+    /// Reads the base64url header segment. The tokens of one issuer share a handful of
+    /// headers, so each thread remembers the last header it read (a pure function of the
+    /// segment's bytes; refused headers are not remembered).
     pub(crate) fn parse(segment: &str) -> Result<Header, Refusal> {
+        thread_local! {
+            static LAST: RefCell<Option<(Box<str>, Header)>> = const { RefCell::new(None) };
+        }
+        let remembered = LAST.with(|last| {
+            last.borrow()
+                .as_ref()
+                .filter(|(seen, _)| **seen == *segment)
+                .map(|(_, header)| header.clone())
+        });
+        if let Some(header) = remembered {
+            return Ok(header);
+        }
+        let header = Self::read(segment)?;
+        LAST.with(|last| *last.borrow_mut() = Some((segment.into(), header.clone())));
+        Ok(header)
+    }
+
+    fn read(segment: &str) -> Result<Header, Refusal> {
         // Headers are small: decode on the stack, on the heap only when large.
         let mut buf = [0u8; 384];
         let heap;
@@ -107,7 +129,7 @@ impl Header {
         });
         Ok(Header {
             alg,
-            kid: raw.kid.map(Cow::into_owned),
+            kid: raw.kid.map(|kid| Arc::from(&*kid)),
             access_token_typ,
         })
     }
@@ -521,6 +543,15 @@ mod tests {
         assert!(Header::parse("eyJhbGciOiJIUzI1NiJ9=").is_err(), "padding");
         assert!(Header::parse("eyJhbGciOiJIUzI1NiJ9!").is_err());
         assert!(Header::parse(&b64(r#"{"alg":"HS256","crit":[]}"#)).is_ok());
+        // Remembered or read anew, a header reads the same.
+        let kid = b64(r#"{"alg":"ES256","kid":"a"}"#);
+        for _ in 0..2 {
+            let h = Header::parse(&kid).unwrap();
+            assert_eq!((h.alg, h.kid.as_deref()), (Algorithm::ES256, Some("a")));
+            assert!(Header::parse(&b64(r#"{"alg":"none","kid":"a"}"#)).is_err());
+        }
+        let other = Header::parse(&b64(r#"{"alg":"ES256","kid":"b"}"#)).unwrap();
+        assert_eq!(other.kid.as_deref(), Some("b"));
         // A large header (an embedded certificate chain) is read from the heap.
         let big = format!(r#"{{"alg":"RS256","x5c":["{}"]}}"#, "A".repeat(2000));
         assert_eq!(Header::parse(&b64(&big)).unwrap().alg, Algorithm::RS256);
