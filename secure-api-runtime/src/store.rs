@@ -31,7 +31,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -449,6 +449,9 @@ impl StateStore for SharedState {
 
 type Limiter = RateLimiter<u64, SharedState, LimiterClock, StateInformationMiddleware>;
 
+/// Distinct rates whose limiters are found without taking a lock.
+const LIMITER_SLOTS: usize = 32;
+
 /// The embedded store: governor's GCRA over one map shared by every limit, with a hard cap
 /// on tracked keys. When the cap is reached, keys whose bucket is whole again go first,
 /// then the least recently seen ones; a background task (started by the layer) forgets
@@ -475,7 +478,14 @@ type Limiter = RateLimiter<u64, SharedState, LimiterClock, StateInformationMiddl
 /// ```
 pub struct MemoryStore {
     map: Arc<BoundedMap>,
-    limiters: RwLock<Vec<(Rate, Limiter)>>,
+    /// One limiter per distinct rate, created on first use and never removed. Read on
+    /// every request from every worker, so the first [`LIMITER_SLOTS`] are write-once
+    /// cells (an atomic load to read, nothing shared is written); more rates than that
+    /// go to a locked list.
+    limiters: Box<[OnceLock<(Rate, Limiter)>]>,
+    more_limiters: RwLock<Vec<(Rate, Limiter)>>,
+    /// Held while a limiter is created, so that two workers never create one rate twice.
+    creating: Mutex<()>,
     hasher: RandomState,
 }
 
@@ -510,7 +520,9 @@ impl MemoryStore {
     pub(crate) fn with_limiter_clock(max_keys: usize, clock: LimiterClock) -> Self {
         MemoryStore {
             map: Arc::new(BoundedMap::new(max_keys, clock)),
-            limiters: RwLock::new(Vec::new()),
+            limiters: (0..LIMITER_SLOTS).map(|_| OnceLock::new()).collect(),
+            more_limiters: RwLock::new(Vec::new()),
+            creating: Mutex::new(()),
             hasher: RandomState::new(),
         }
     }
@@ -575,23 +587,53 @@ impl MemoryStore {
     }
 
     /// Runs `f` with the limiter of `rate`, created on first use. Applications have a
-    /// handful of distinct rates, so a scan under a read lock beats hashing.
+    /// handful of distinct rates, so a scan beats hashing.
     fn with_limiter<T>(&self, rate: Rate, f: impl FnOnce(&Limiter) -> T) -> T {
-        {
-            let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, limiter)) = limiters.iter().find(|(r, _)| *r == rate) {
+        for slot in &self.limiters {
+            match slot.get() {
+                Some((r, limiter)) if *r == rate => return f(limiter),
+                Some(_) => {}
+                // Cells fill in order: an empty one ends the scan.
+                None => break,
+            }
+        }
+        if self.limiters.iter().all(|slot| slot.get().is_some()) {
+            let more = self.more_limiters.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, limiter)) = more.iter().find(|(r, _)| *r == rate) {
                 return f(limiter);
             }
         }
         {
-            let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
-            if !limiters.iter().any(|(r, _)| *r == rate) {
-                let limiter = self.new_limiter(rate);
-                limiters.push((rate, limiter));
+            let _creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.has_limiter(rate) {
+                let entry = (rate, self.new_limiter(rate));
+                match self.limiters.iter().find(|slot| slot.get().is_none()) {
+                    // Only creators write the cells, one at a time: this one is empty.
+                    Some(slot) => {
+                        let _ = slot.set(entry);
+                    }
+                    None => self
+                        .more_limiters
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(entry),
+                }
             }
         }
-        // Found on the next read: limiters are never removed.
+        // Found on the next look: limiters are never removed.
         self.with_limiter(rate, f)
+    }
+
+    fn has_limiter(&self, rate: Rate) -> bool {
+        self.limiters
+            .iter()
+            .any(|slot| slot.get().is_some_and(|(r, _)| *r == rate))
+            || self
+                .more_limiters
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|(r, _)| *r == rate)
     }
 
     fn hash(&self, check: &RateCheck<'_>, index: usize) -> u64 {
@@ -696,6 +738,45 @@ mod tests {
         assert!(!d.allowed());
         assert_eq!(d.rate(), 1);
         assert_eq!(d.reset(), Duration::from_secs(1198));
+    }
+
+    #[test]
+    fn every_distinct_rate_has_its_own_limiter_beyond_the_lock_free_cells() {
+        let store = Arc::new(MemoryStore::with_clock(1_000, ManualClock::new()));
+        // One scope per rate, as one policy per quota.
+        let rates: Vec<(String, [Rate; 1])> = (0..LIMITER_SLOTS as u64 + 8)
+            .map(|i| (format!("policy-{i}"), [Rate::new(2, 60 + i)]))
+            .collect();
+        // Workers racing to create the same limiters: each rate still allows exactly two.
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                let rates = rates.clone();
+                std::thread::spawn(move || {
+                    let mut allowed = 0;
+                    for _ in 0..3 {
+                        allowed += rates
+                            .iter()
+                            .filter(|(scope, rate)| {
+                                store.check_now(&RateCheck::new(scope, "k", rate)).allowed()
+                            })
+                            .count();
+                    }
+                    allowed
+                })
+            })
+            .collect();
+        let allowed: usize = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+        assert_eq!(allowed, 2 * rates.len());
+        assert!(store.limiters.iter().all(|slot| slot.get().is_some()));
+        assert_eq!(
+            store
+                .more_limiters
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .len(),
+            8
+        );
     }
 
     #[test]
