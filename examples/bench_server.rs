@@ -4,6 +4,7 @@
 //! ```text
 //! JWT_SECRET=... cargo run --release --example bench_server            # #[secure]
 //! JWT_SECRET=... cargo run --release --example bench_server -- --hand  # assembled by hand
+//! JWT_SECRET=... cargo run --release --example bench_server -- --hand-headers
 //! JWT_SECRET=... cargo run --release --example bench_server -- --mint editor
 //! ```
 //!
@@ -12,6 +13,9 @@
 //!   `sub`, `exp`, `roles`; hierarchy admin > editor > viewer.
 //! - `--hand`: serve the hand-assembled app (jsonwebtoken middleware, role check,
 //!   tower_governor keyed by subject, validator) instead of the `#[secure]` one.
+//! - `--hand-headers`: the hand-assembled app whose secured responses also carry the
+//!   headers `#[secure]` responses carry (as static values), so that the two can be
+//!   compared with equal responses.
 //! - `--mint ROLE`: print a token for subject `bench-ROLE` with that role, valid one hour,
 //!   and exit.
 //!
@@ -33,6 +37,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3002";
 enum Mode {
     Secure,
     Hand,
+    HandHeaders,
     Mint(String),
 }
 
@@ -46,11 +51,12 @@ fn mode() -> Result<Mode, String> {
     {
         [] => Ok(Mode::Secure),
         ["--hand"] => Ok(Mode::Hand),
+        ["--hand-headers"] => Ok(Mode::HandHeaders),
         ["--mint", role] if matches!(*role, "admin" | "editor" | "viewer") => {
             Ok(Mode::Mint((*role).to_owned()))
         }
         _ => Err(format!(
-            "unexpected arguments {args:?}; usage: bench_server [--hand | --mint admin|editor|viewer]"
+            "unexpected arguments {args:?}; usage: bench_server [--hand | --hand-headers | --mint admin|editor|viewer]"
         )),
     }
 }
@@ -92,6 +98,10 @@ async fn run() -> Result<(), String> {
         Mode::Hand => (
             apps::hand_app(&secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
             "hand-assembled",
+        ),
+        Mode::HandHeaders => (
+            apps::hand_app_with_headers(&secret).map_err(|e| format!("JWT_SECRET: {e}"))?,
+            "hand-assembled, with the same response headers",
         ),
     };
     let listener = tokio::net::TcpListener::bind(addr)

@@ -1,6 +1,6 @@
-//! `examples/bench_server.rs` honours its contract in both of its apps (`#[secure]` and
-//! `--hand`), over real HTTP: the routes, their bodies and statuses, 401 without a token,
-//! 403 for a role too low, 422 for an invalid body.
+//! `examples/bench_server.rs` honours its contract in each of its apps (`#[secure]`,
+//! `--hand` and `--hand-headers`), over real HTTP: the routes, their bodies and statuses,
+//! 401 without a token, 403 for a role too low, 422 for an invalid body.
 
 use serde_json::{Value, json};
 
@@ -98,4 +98,9 @@ fn the_secure_bench_server_honours_its_contract() {
 #[test]
 fn the_hand_assembled_bench_server_honours_the_same_contract() {
     check_contract(&["--hand"]);
+}
+
+#[test]
+fn the_hand_assembled_bench_server_with_headers_honours_the_same_contract() {
+    check_contract(&["--hand-headers"]);
 }
