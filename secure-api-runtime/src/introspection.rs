@@ -14,13 +14,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
 use crate::error::SecurityError;
 use crate::fetch::{FetchSettings, FetchUrl, Fetcher};
+use crate::replay::now_secs;
 use crate::token_cache::{Digest, token_digest};
 
 /// Default time an introspection answer is reused.
@@ -207,12 +208,6 @@ pub(crate) struct Introspector {
     cache_entries: usize,
     cache: Mutex<HashMap<Digest, Answer>>,
     pub(crate) calls: std::sync::atomic::AtomicU64,
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Introspector {

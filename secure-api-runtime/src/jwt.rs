@@ -535,7 +535,7 @@ impl IssuerTrust {
 impl ClaimRules {
     /// Checks the time, issuer and audience claims; the token's `exp` when they pass.
     fn check(&self, claims: &jws::Claims<'_>) -> Result<u64, &'static str> {
-        let now = crate::token_cache::now_secs();
+        let now = crate::replay::now_secs();
         let exp = match &claims.exp {
             None | Some(Claim::Null) => return Err("exp missing"),
             Some(exp) => jws::numeric_date(exp).ok_or("exp is not a NumericDate")?,

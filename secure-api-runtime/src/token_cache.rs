@@ -9,9 +9,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
+
+use crate::replay::now_secs;
 
 /// Default number of verified tokens remembered.
 pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 10_000;
@@ -24,12 +26,6 @@ pub(crate) fn token_digest(token: &str) -> Digest {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
     out
-}
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A verified payload (JSON claims).
