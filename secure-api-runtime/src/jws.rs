@@ -597,6 +597,22 @@ mod tests {
         assert!(Claims::parse(deep.as_bytes(), "roles").is_err());
         let shallow = format!(r#"{{"x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
         assert!(Claims::parse(shallow.as_bytes(), "roles").is_ok());
+        // Escapes are checked in every key and string, nested ones included, exactly as
+        // when the claims are later read into a map: a lone surrogate is not JSON text.
+        for refused in [
+            &br#"{"x":{"\ud800":1}}"#[..],
+            br#"{"x":[{"a":{"\udfff":1}}]}"#,
+            br#"{"\ud800":1}"#,
+            br#"{"x":"\ud800"}"#,
+            br#"{"roles":[{"\ud800":1}]}"#,
+        ] {
+            assert!(
+                Claims::parse(refused, "roles").is_err(),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+            assert!(serde_json::from_slice::<serde_json::Value>(refused).is_err());
+        }
         // Unknown claims may repeat, as serde_json's map allows.
         assert!(Claims::parse(br#"{"t":1,"t":2}"#, "roles").is_ok());
     }
