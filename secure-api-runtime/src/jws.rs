@@ -255,7 +255,7 @@ pub(crate) enum Claim<'de> {
 
 /// The claims the verifier reads, each as it appeared (`None`: absent). Every other
 /// member of the payload is skipped after being checked to be valid JSON.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Claims<'de> {
     pub(crate) sub: Option<Claim<'de>>,
     pub(crate) exp: Option<Claim<'de>>,
@@ -270,13 +270,197 @@ pub(crate) struct Claims<'de> {
 
 impl<'de> Claims<'de> {
     /// Reads a payload (a JSON object); `roles_claim` names the roles claim.
+    ///
+    /// Payloads of the usual shape (a flat object of ASCII strings without escapes,
+    /// non-negative integers, literals and arrays of such strings) are read by [`Scan`];
+    /// anything else, refusals included, goes through serde_json. Both give the same
+    /// claims for what `Scan` accepts: debug builds check it on every payload read.
     pub(crate) fn parse(payload: &'de [u8], roles_claim: &str) -> Result<Self, Refusal> {
+        if let Some(claims) = Scan::new(payload).claims(roles_claim) {
+            debug_assert_eq!(
+                Some(&claims),
+                Self::parse_json(payload, roles_claim).ok().as_ref(),
+                "the two claim readers disagree on {:?}",
+                String::from_utf8_lossy(payload)
+            );
+            return Ok(claims);
+        }
+        Self::parse_json(payload, roles_claim)
+    }
+
+    /// Reads a payload with serde_json: any JSON, held to its recursion limit.
+    fn parse_json(payload: &'de [u8], roles_claim: &str) -> Result<Self, Refusal> {
         let mut de = serde_json::Deserializer::from_slice(payload);
         let claims = ClaimsSeed { roles_claim }
             .deserialize(&mut de)
             .map_err(|_| "claims are not a JSON object of well-formed registered claims")?;
         de.end().map_err(|_| "trailing bytes after the claims")?;
         Ok(claims)
+    }
+}
+
+/// A reader of the common payload shape in one pass over the bytes, without serde:
+///
+/// ```text
+/// payload = ws "{" ws [ member *( ws "," ws member ) ] ws "}" ws
+/// member  = string ws ":" ws value
+/// value   = string / uint / "true" / "false" / "null" / "[" ws [ string *( ws "," ws string ) ] ws "]"
+/// string  = '"' *( %x20-21 / %x23-5B / %x5D-7F ) '"'     ; ASCII, no escapes
+/// uint    = "0" / %x31-39 *DIGIT                            ; fits in a u64
+/// ```
+///
+/// It gives up (`None`) at the first byte outside this grammar and on a registered claim
+/// given twice, and serde_json then reads the payload: giving up never accepts anything.
+struct Scan<'de> {
+    bytes: &'de [u8],
+    at: usize,
+}
+
+impl<'de> Scan<'de> {
+    fn new(bytes: &'de [u8]) -> Self {
+        Scan { bytes, at: 0 }
+    }
+
+    /// The next byte after JSON whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Consumes `byte`, the next one after whitespace.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn string(&mut self) -> Option<&'de str> {
+        self.eat(b'"')?;
+        let rest = self.bytes.get(self.at..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b))?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        let text = std::str::from_utf8(&rest[..len]).ok()?;
+        self.at += len + 1;
+        Some(text)
+    }
+
+    fn uint(&mut self) -> Option<u64> {
+        let rest = self.bytes.get(self.at..)?;
+        let len = rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let digits = &rest[..len];
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let mut value: u64 = 0;
+        for digit in digits {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+        }
+        self.at += len;
+        Some(value)
+    }
+
+    fn literal(&mut self, word: &[u8], claim: Claim<'de>) -> Option<Claim<'de>> {
+        let rest = self.bytes.get(self.at..)?;
+        rest.starts_with(word).then(|| {
+            self.at += word.len();
+            claim
+        })
+    }
+
+    /// One value; an array of strings is only collected when `keep` (other claims are
+    /// read through and dropped).
+    fn value(&mut self, keep: bool) -> Option<Claim<'de>> {
+        match self.peek()? {
+            b'"' => self.string().map(|s| Claim::Str(Cow::Borrowed(s))),
+            b'0'..=b'9' => self.uint().map(Claim::Uint),
+            b't' => self.literal(b"true", Claim::Other),
+            b'f' => self.literal(b"false", Claim::Other),
+            b'n' => self.literal(b"null", Claim::Null),
+            b'[' => {
+                self.at += 1;
+                let mut items = Vec::new();
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(Claim::Strings(items));
+                }
+                loop {
+                    let item = self.string()?;
+                    if keep {
+                        items.push(Cow::Borrowed(item));
+                    }
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b']' => {
+                            self.at += 1;
+                            return Some(Claim::Strings(items));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn claims(mut self, roles_claim: &str) -> Option<Claims<'de>> {
+        fn put<'de>(slot: &mut Option<Claim<'de>>, value: Claim<'de>) -> Option<()> {
+            // A claim given twice: serde_json's reading refuses it.
+            slot.is_none().then(|| *slot = Some(value))
+        }
+        fn put_registered<'de>(
+            claims: &mut Claims<'de>,
+            key: &str,
+            value: Claim<'de>,
+        ) -> Option<()> {
+            put(registered_slot(claims, key), value)
+        }
+        self.eat(b'{')?;
+        let mut claims = Claims::default();
+        if self.peek()? == b'}' {
+            self.at += 1;
+        } else {
+            loop {
+                let key = self.string()?;
+                self.eat(b':')?;
+                if key == roles_claim {
+                    let value = self.value(true)?;
+                    if is_registered(key) {
+                        put_registered(&mut claims, key, value.clone())?;
+                    }
+                    put(&mut claims.roles, value)?;
+                } else if is_registered(key) {
+                    let value = self.value(true)?;
+                    put_registered(&mut claims, key, value)?;
+                } else {
+                    self.value(false)?;
+                }
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b'}' => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        // Only whitespace may follow the object.
+        match self.peek() {
+            None => Some(claims),
+            Some(_) => None,
+        }
     }
 }
 
@@ -342,7 +526,12 @@ fn set_registered<'de, E: de::Error>(
     key: &str,
     value: Claim<'de>,
 ) -> Result<(), E> {
-    let slot = match key {
+    set(registered_slot(claims, key), value, key)
+}
+
+/// Where a registered claim (`key` is one, see [`is_registered`]) is kept.
+fn registered_slot<'c, 'de>(claims: &'c mut Claims<'de>, key: &str) -> &'c mut Option<Claim<'de>> {
+    match key {
         "sub" => &mut claims.sub,
         "exp" => &mut claims.exp,
         "nbf" => &mut claims.nbf,
@@ -351,8 +540,7 @@ fn set_registered<'de, E: de::Error>(
         "jti" => &mut claims.jti,
         "scope" => &mut claims.scope,
         _ => &mut claims.scp,
-    };
-    set(slot, value, key)
+    }
 }
 
 fn is_registered(key: &str) -> bool {
@@ -642,5 +830,111 @@ mod tests {
         assert!(!keys.verify(Algorithm::HS256, b"m", &sig[..sig.len() - 1]));
         assert!(!keys.verify(Algorithm::HS256, b"m", &"A".repeat(200)));
         assert!(!keys.verify(Algorithm::HS256, b"m", ""));
+    }
+
+    /// Both claim readers on `payload`: the fast one accepts only what serde_json accepts,
+    /// with the same claims.
+    fn readers_agree(payload: &[u8], roles_claim: &str) -> bool {
+        match Scan::new(payload).claims(roles_claim) {
+            None => true,
+            Some(fast) => {
+                FAST_READS.with(|n| n.set(n.get() + 1));
+                Claims::parse_json(payload, roles_claim).as_ref() == Ok(&fast)
+            }
+        }
+    }
+
+    thread_local! {
+        static FAST_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn the_fast_reader_takes_the_usual_payloads() {
+        let payload = br#" {"sub":"alice","exp":1700000000,"roles":["editor","viewer"],
+            "iss":"https://idp","aud":["api","other"],"nbf":0,"jti":"t-1","scope":"a b",
+            "email_verified":true,"groups":["x"],"tenant":null} "#;
+        let claims = Scan::new(payload).claims("roles").expect("the usual shape");
+        assert_eq!(Ok(&claims), Claims::parse_json(payload, "roles").as_ref());
+        assert_eq!(claims.exp, Some(Claim::Uint(1_700_000_000)));
+        assert_eq!(
+            claims.roles,
+            Some(Claim::Strings(vec!["editor".into(), "viewer".into()]))
+        );
+        // The roles claim may share its name with a registered claim.
+        let both = Scan::new(br#"{"scope":"a"}"#)
+            .claims("scope")
+            .expect("flat");
+        assert_eq!(
+            (&both.scope, &both.roles),
+            (&Some(Claim::Str("a".into())), &both.scope)
+        );
+    }
+
+    #[test]
+    fn the_fast_reader_leaves_everything_else_to_serde_json() {
+        for payload in [
+            &br#"{"sub":"a\u0041"}"#[..], // an escape
+            br#"{"sub":"\u00e9"}"#,
+            "{\"sub\":\"\u{e9}\"}".as_bytes(), // non-ASCII
+            br#"{"exp":1.5}"#,                 // float
+            br#"{"exp":1e3}"#,
+            br#"{"exp":-1}"#,
+            br#"{"exp":01}"#,                   // leading zero: invalid JSON
+            br#"{"exp":18446744073709551616}"#, // beyond u64: a float for serde_json
+            br#"{"a":{"b":1}}"#,                // nested object
+            br#"{"roles":["a",1]}"#,            // mixed array
+            br#"{"sub":"a","sub":"b"}"#,        // duplicate registered claim
+            br#"{"sub":"a",}"#,                 // trailing comma
+            br#"{"sub":"a"} x"#,                // trailing bytes
+            br#"["sub"]"#,
+            br#"{"sub":tru}"#,
+            b"{\"sub\":\"a\tb\"}", // control character in a string
+            b"",
+        ] {
+            assert!(
+                Scan::new(payload).claims("roles").is_none(),
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+    }
+
+    #[test]
+    fn both_readers_agree_on_every_one_byte_change_of_a_payload() {
+        let seeds: [&[u8]; 4] = [
+            br#"{"sub":"alice","exp":1700000000,"roles":["editor"],"iss":"i","aud":"a"}"#,
+            br#" { "scope" : "a b" , "scp" : [ ] , "nbf" : 0 , "x" : [ "y" , "z" ] } "#,
+            br#"{"jti":"j","t":true,"f":false,"n":null,"roles":null,"aud":["a","b"]}"#,
+            br#"{}"#,
+        ];
+        let bytes: &[u8] = b" \t\r\n{}[]:,\"\\0123456789.eE+-tfnulx\x00\x1f\x7f\xc3\xa9\xff";
+        let mut checked = 0;
+        for seed in seeds {
+            for roles_claim in ["roles", "scope", "sub", "x"] {
+                assert!(Scan::new(seed).claims(roles_claim).is_some());
+                assert!(readers_agree(seed, roles_claim));
+                for at in 0..=seed.len() {
+                    let mut deleted = seed.to_vec();
+                    if at < seed.len() {
+                        deleted.remove(at);
+                        assert!(readers_agree(&deleted, roles_claim), "{deleted:?}");
+                    }
+                    for &byte in bytes {
+                        let mut inserted = seed.to_vec();
+                        inserted.insert(at, byte);
+                        assert!(readers_agree(&inserted, roles_claim), "{inserted:?}");
+                        if at < seed.len() {
+                            let mut replaced = seed.to_vec();
+                            replaced[at] = byte;
+                            assert!(readers_agree(&replaced, roles_claim), "{replaced:?}");
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+        // Whitespace, digits and letters inside strings keep many changes readable by both.
+        assert!(FAST_READS.with(std::cell::Cell::get) > 2_000);
     }
 }
