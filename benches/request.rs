@@ -65,6 +65,10 @@ struct Apps {
     bare: Router,
     secure: Router,
     hand: Router,
+    /// `GET /ping` answering "ok", without and with `Security::layer` (no `#[secure]`):
+    /// what the layer alone costs (request id, route slot, response header profile).
+    ping: Router,
+    ping_layered: Router,
 }
 
 fn apps() -> Apps {
@@ -75,7 +79,13 @@ fn apps() -> Apps {
             .merge(apps::bare_routes()),
         secure: apps::secured_app(&security),
         hand: apps::hand_app(SECRET).unwrap(),
+        ping: ping_app(),
+        ping_layered: ping_app().layer(security.layer()),
     }
+}
+
+fn ping_app() -> Router {
+    Router::new().route("/ping", axum::routing::get(|| async { "ok" }))
 }
 
 /// Every app answers the requests of the bench as the contract says, before any timing.
@@ -104,6 +114,18 @@ fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "bare POST");
+        let res = apps.ping.clone().oneshot(get(None, "/ping")).await.unwrap();
+        assert!(!res.headers().contains_key("x-content-type-options"));
+        let res = apps
+            .ping_layered
+            .clone()
+            .oneshot(get(None, "/ping"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "layered ping");
+        for name in ["x-content-type-options", "cache-control", "x-request-id"] {
+            assert!(res.headers().contains_key(name), "layered ping: {name}");
+        }
     });
 }
 
@@ -147,6 +169,12 @@ fn request_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, apps: &Apps,
                 StatusCode::OK,
             ))
         })
+    });
+    group.bench_function("ping/bare", |b| {
+        b.iter(|| rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK)))
+    });
+    group.bench_function("ping/layer", |b| {
+        b.iter(|| rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK)))
     });
     group.bench_function("get/hand", |b| {
         b.iter(|| {
@@ -297,6 +325,17 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         (get_secure - get_bare) / decode,
         get_secure / get_hand
     );
+    let ping = median_us(n, || {
+        rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK))
+    });
+    let ping_layered = median_us(n, || {
+        rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK))
+    });
+    println!(
+        "Security::layer alone, GET /ping without #[secure]: {ping:.2} -> {ping_layered:.2} µs \
+         (+{:.2} µs: request id, route slot, response header profile)",
+        ping_layered - ping
+    );
 }
 
 fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
@@ -332,6 +371,10 @@ fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
                 get(Some(token), "/secured/7"),
                 StatusCode::OK,
             )),
+            "ping/bare" => rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK)),
+            "ping/layer" => {
+                rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK))
+            }
             "get/hand" => rt.block_on(send(
                 &apps.hand,
                 get(Some(token), "/secured/7"),

@@ -194,11 +194,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
     /// The id the layer assigned; a fresh one when the layer is not installed.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(RequestId::generate))
+        Ok(RouteSlot::of(&parts.extensions)
+            .map_or_else(RequestId::generate, |slot| slot.request_id.clone()))
     }
 }
 
@@ -304,7 +301,7 @@ impl AuditContext {
             None => Arc::from(policy),
         };
         AuditContext {
-            request_id: parts.extensions.get::<RequestId>().cloned(),
+            request_id: RouteSlot::of(&parts.extensions).map(|slot| slot.request_id.clone()),
             route,
             policy,
             principal: None,

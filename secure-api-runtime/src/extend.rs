@@ -43,10 +43,10 @@ use axum::response::IntoResponse;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
-use crate::config::Security;
 use crate::error::SecurityError;
 use crate::guard::ClientIp;
 use crate::principal::Principal;
+use crate::transport::RouteSlot;
 
 /// A check of your own, run by the policy guard of every handler whose attribute names it.
 ///
@@ -211,8 +211,8 @@ impl<'a> GuardRequest<'a> {
     /// assert!(now > std::time::UNIX_EPOCH);
     /// ```
     pub fn now(&self) -> SystemTime {
-        match self.parts.extensions.get::<Security>() {
-            Some(security) => security.0.wall_clock.now(),
+        match RouteSlot::of(&self.parts.extensions) {
+            Some(slot) => slot.security.0.wall_clock.now(),
             None => SystemTime::now(),
         }
     }

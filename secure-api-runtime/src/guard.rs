@@ -84,11 +84,14 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         let policy = P::POLICY;
         if let Some(probe) = parts.extensions.get::<PolicyProbe>() {
             // A coverage check asking which policy guards this route: answer and stop.
-            probe.answer(policy, parts.extensions.get::<Security>());
+            probe.answer(
+                policy,
+                RouteSlot::of(&parts.extensions).map(|s| &s.security),
+            );
             return Err(SecurityError::misconfigured());
         }
         let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
-        let Some(security) = parts.extensions.get::<Security>().cloned() else {
+        let Some(security) = RouteSlot::of(&parts.extensions).map(|s| s.security.clone()) else {
             tracing::error!(
                 target: "secure_api",
                 handler = policy.handler(),

@@ -127,9 +127,10 @@ where
                 .contains_key(&self.security.0.api_keys.header);
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
         let signed = crate::signature::wants_body_digest(request.headers());
-        let slot = RouteSlot::new(self.security.rate_limit_headers());
         let (mut parts, body) = request.into_parts();
         let request_id = self.security.request_id_of(&parts.headers);
+        // The configuration and the id travel in the slot: one extension for all three.
+        let slot = RouteSlot::new(&self.security, request_id.clone());
         let log = self
             .security
             .0
@@ -151,8 +152,6 @@ where
             if let Some(ip) = self.security.client_addr(&parts) {
                 parts.extensions.insert(ClientIp(ip));
             }
-            parts.extensions.insert(request_id.clone());
-            parts.extensions.insert(self.security.clone());
             parts.extensions.insert(slot.clone());
             let limit = self.security.body_limit();
             if idempotent || signed {

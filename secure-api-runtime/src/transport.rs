@@ -14,12 +14,12 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
-use crate::audit::AuditContext;
+use crate::audit::{AuditContext, RequestId};
 use crate::config::Security;
 use crate::error::SecurityError;
 use crate::policy::Policy;
 use crate::principal::Principal;
-use crate::ratelimit_headers::{RateLimitHeaders, RateLimitSlot};
+use crate::ratelimit_headers::RateLimitSlot;
 use crate::replay::{IdempotencyBegin, IdempotencyStore, now_secs};
 
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -79,6 +79,10 @@ pub(crate) struct RouteState {
     /// The guard's audit context once it has allowed the request, for the validated
     /// extractors' refusals.
     pub(crate) audit: Mutex<Option<AuditContext>>,
+    /// The configuration the layer serves the request with.
+    pub(crate) security: Security,
+    /// The request's id, as the layer assigned it.
+    pub(crate) request_id: RequestId,
 }
 
 /// Shared by the layer and the guard of one request.
@@ -86,14 +90,21 @@ pub(crate) struct RouteState {
 pub(crate) struct RouteSlot(pub(crate) Arc<RouteState>);
 
 impl RouteSlot {
-    /// A slot whose responses carry the rate-limit fields in `format`.
-    pub(crate) fn new(format: RateLimitHeaders) -> Self {
+    /// The slot of a request served with `security` under `request_id`.
+    pub(crate) fn new(security: &Security, request_id: RequestId) -> Self {
         RouteSlot(Arc::new(RouteState {
             policy: OnceLock::new(),
             ticket: Mutex::new(None),
-            rate_limit: RateLimitSlot::new(format),
+            rate_limit: RateLimitSlot::new(security.rate_limit_headers()),
             audit: Mutex::new(None),
+            security: security.clone(),
+            request_id,
         }))
+    }
+
+    /// The slot the layer put in `extensions`.
+    pub(crate) fn of(extensions: &http::Extensions) -> Option<&RouteState> {
+        extensions.get::<RouteSlot>().map(|slot| &*slot.0)
     }
 
     /// The audit context the guard left, if it allowed the request.
