@@ -296,12 +296,17 @@ pub(crate) struct AuditContext {
 
 impl AuditContext {
     pub(crate) fn new(policy: &'static str, parts: &Parts, client_ip: Option<IpAddr>) -> Self {
+        let slot = RouteSlot::of(&parts.extensions);
         let route: Arc<str> = match parts.extensions.get::<MatchedPath>() {
-            Some(path) => Arc::from(path.as_str()),
+            // The layer's copy, unless a nested router matched further since.
+            Some(path) => match slot.and_then(|slot| slot.route.as_ref()) {
+                Some(route) if **route == *path.as_str() => route.clone(),
+                _ => Arc::from(path.as_str()),
+            },
             None => Arc::from(policy),
         };
         AuditContext {
-            request_id: RouteSlot::of(&parts.extensions).map(|slot| slot.request_id.clone()),
+            request_id: slot.map(|slot| slot.request_id.clone()),
             route,
             policy,
             principal: None,

@@ -816,7 +816,7 @@ impl JwtVerifier {
             Some(Claim::Str(jti)) => Some(jti.into_owned()),
             _ => None,
         };
-        let effective = hierarchy.expand(roles.iter().map(String::as_str));
+        let effective = hierarchy.effective(&roles);
         let principal = Principal::from_verified(
             subject,
             roles,
@@ -861,7 +861,7 @@ impl JwtVerifier {
             (None, Some(_)) => return Err(refused("scp claim is not an array")),
             (None, None) => Vec::new(),
         };
-        let effective = hierarchy.expand(roles.iter().map(String::as_str));
+        let effective = hierarchy.effective(&roles);
         Ok(Principal::from_verified(
             subject,
             roles,

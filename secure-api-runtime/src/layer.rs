@@ -25,11 +25,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use aws_lc_rs::digest;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{
@@ -89,6 +90,7 @@ impl<S> Layer<S> for SecurityLayer {
         SecurityService {
             inner,
             security: self.security.clone(),
+            route: Arc::default(),
         }
     }
 }
@@ -104,6 +106,9 @@ impl<S> Layer<S> for SecurityLayer {
 pub struct SecurityService<S> {
     inner: S,
     security: Security,
+    /// The matched path of the route this service wraps (`Router::layer` wraps each route
+    /// in its own service), kept so that requests share it instead of copying it.
+    route: Arc<OnceLock<Arc<str>>>,
 }
 
 impl<S> Service<Request> for SecurityService<S>
@@ -129,8 +134,19 @@ where
         let signed = crate::signature::wants_body_digest(request.headers());
         let (mut parts, body) = request.into_parts();
         let request_id = self.security.request_id_of(&parts.headers);
-        // The configuration and the id travel in the slot: one extension for all three.
-        let slot = RouteSlot::new(&self.security, request_id.clone());
+        let route = parts.extensions.get::<MatchedPath>().map(|path| {
+            match self.route.get() {
+                Some(route) if **route == *path.as_str() => route.clone(),
+                // First request, or one service in front of several routes.
+                _ => {
+                    let route: Arc<str> = Arc::from(path.as_str());
+                    let _ = self.route.set(route.clone());
+                    route
+                }
+            }
+        });
+        // The configuration, the id and the route travel in the slot: one extension.
+        let slot = RouteSlot::new(&self.security, request_id.clone(), route);
         let log = self
             .security
             .0

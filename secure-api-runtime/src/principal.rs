@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::api_key::ApiKeyRecord;
 use crate::authn::AuthScheme;
 use crate::error::SecurityError;
-use crate::rbac::RoleHierarchy;
+use crate::rbac::{EffectiveRoles, RoleHierarchy};
 
 /// Who is calling: subject, roles (as granted and as held through the hierarchy), scopes
 /// and the verified claims.
@@ -41,7 +41,7 @@ pub struct Principal(Arc<Inner>);
 struct Inner {
     subject: String,
     roles: Vec<String>,
-    effective_roles: Vec<Arc<str>>,
+    effective_roles: EffectiveRoles,
     scopes: Vec<String>,
     claims: ClaimSet,
     scheme: Option<AuthScheme>,
@@ -115,9 +115,10 @@ impl Principal {
         S: Into<String>,
     {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
-        let mut effective_roles: Vec<Arc<str>> = roles.iter().map(|r| Arc::from(&**r)).collect();
-        effective_roles.sort();
-        effective_roles.dedup();
+        let mut effective: Vec<Arc<str>> = roles.iter().map(|r| Arc::from(&**r)).collect();
+        effective.sort();
+        effective.dedup();
+        let effective_roles = EffectiveRoles::Owned(effective);
         Principal(Arc::new(Inner {
             subject: subject.into(),
             roles,
@@ -132,7 +133,7 @@ impl Principal {
     pub(crate) fn from_verified(
         subject: String,
         roles: Vec<String>,
-        effective_roles: Vec<Arc<str>>,
+        effective_roles: EffectiveRoles,
         scopes: Vec<String>,
         claims: ClaimSet,
     ) -> Self {
@@ -151,7 +152,7 @@ impl Principal {
     /// hierarchy) and scopes; no claims.
     pub(crate) fn from_api_key(record: &ApiKeyRecord, hierarchy: &RoleHierarchy) -> Self {
         let roles = record.roles().to_vec();
-        let effective_roles = hierarchy.expand(roles.iter().map(String::as_str));
+        let effective_roles = hierarchy.effective(&roles);
         Principal(Arc::new(Inner {
             subject: record.owner().to_owned(),
             roles,
@@ -214,6 +215,7 @@ impl Principal {
     pub fn has_role(&self, role: &str) -> bool {
         self.0
             .effective_roles
+            .as_slice()
             .binary_search_by(|r| (**r).cmp(role))
             .is_ok()
     }
@@ -225,7 +227,7 @@ impl Principal {
     /// assert_eq!(p.effective_roles().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
     pub fn effective_roles(&self) -> impl Iterator<Item = &str> {
-        self.0.effective_roles.iter().map(|r| &**r)
+        self.0.effective_roles.as_slice().iter().map(|r| &**r)
     }
 
     /// The scopes granted (`scope`, space-separated, or `scp`, an array).

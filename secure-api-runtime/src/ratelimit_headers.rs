@@ -141,7 +141,7 @@ impl QuotaName {
 
 impl RateLimitHeaders {
     pub(crate) fn apply(self, headers: &mut HeaderMap, state: &QuotaState) {
-        let mut set = |name: &HeaderName, pieces: &[Piece<'_>]| {
+        let set = |headers: &mut HeaderMap, name: &HeaderName, pieces: &[Piece<'_>]| {
             if let Some(value) = field_value(pieces) {
                 headers.insert(name.clone(), value);
             }
@@ -149,9 +149,17 @@ impl RateLimitHeaders {
         match self {
             RateLimitHeaders::Draft10 => {
                 let [a, b] = state.policy.pieces();
-                set(
-                    &RATELIMIT_POLICY,
-                    &[
+                // The policy field is the same on every response of a quota: each thread
+                // keeps the last one it wrote and shares it.
+                let policy = LAST_POLICY.with(|last| {
+                    let mut last = last.borrow_mut();
+                    if let Some((name, limit, window, value)) = &*last
+                        && (name, *limit, *window)
+                            == (&state.policy, state.limit, state.window_secs)
+                    {
+                        return Some(value.clone());
+                    }
+                    let value = field_value(&[
                         Piece::Str("\""),
                         a,
                         b,
@@ -159,9 +167,20 @@ impl RateLimitHeaders {
                         Piece::int(u64::from(state.limit)),
                         Piece::Str(";w="),
                         Piece::int(state.window_secs),
-                    ],
-                );
+                    ])?;
+                    *last = Some((
+                        state.policy.clone(),
+                        state.limit,
+                        state.window_secs,
+                        value.clone(),
+                    ));
+                    Some(value)
+                });
+                if let Some(value) = policy {
+                    headers.insert(RATELIMIT_POLICY.clone(), value);
+                }
                 set(
+                    headers,
                     &RATELIMIT,
                     &[
                         Piece::Str("\""),
@@ -175,13 +194,19 @@ impl RateLimitHeaders {
                 );
             }
             RateLimitHeaders::Draft06 => {
-                set(&RATELIMIT_LIMIT, &[Piece::int(u64::from(state.limit))]);
                 set(
+                    headers,
+                    &RATELIMIT_LIMIT,
+                    &[Piece::int(u64::from(state.limit))],
+                );
+                set(
+                    headers,
                     &RATELIMIT_REMAINING,
                     &[Piece::int(u64::from(state.remaining))],
                 );
-                set(&RATELIMIT_RESET, &[Piece::int(state.reset_secs)]);
+                set(headers, &RATELIMIT_RESET, &[Piece::int(state.reset_secs)]);
                 set(
+                    headers,
                     &RATELIMIT_POLICY,
                     &[
                         Piece::int(u64::from(state.limit)),
@@ -193,6 +218,13 @@ impl RateLimitHeaders {
             RateLimitHeaders::Off => {}
         }
     }
+}
+
+thread_local! {
+    /// The `RateLimit-Policy` value this thread wrote last, with its quota name, limit and
+    /// window.
+    static LAST_POLICY: std::cell::RefCell<Option<(QuotaName, u32, u64, HeaderValue)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The pieces as one header value, still validated as header text. The text is written
@@ -267,6 +299,40 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    #[test]
+    fn each_quota_gets_its_own_policy_field_on_one_thread() {
+        let state = |policy: QuotaName, limit: u32, window_secs: u64| QuotaState {
+            policy,
+            limit,
+            window_secs,
+            remaining: 1,
+            reset_secs: 2,
+        };
+        let policy_of = |s: &QuotaState| {
+            fields(RateLimitHeaders::Draft10, s)
+                .into_iter()
+                .find(|(name, _)| name == "ratelimit-policy")
+                .map(|(_, value)| value)
+        };
+        let a = state(QuotaName::Route(0), 5, 60);
+        let cases = [
+            (a.clone(), "\"default\";q=5;w=60"),
+            (state(QuotaName::Route(1), 5, 60), "\"default-2\";q=5;w=60"),
+            (state(QuotaName::Route(0), 6, 60), "\"default\";q=6;w=60"),
+            (state(QuotaName::Route(0), 5, 61), "\"default\";q=5;w=61"),
+            (
+                state(QuotaName::Named("ip".into()), 5, 60),
+                "\"ip\";q=5;w=60",
+            ),
+            (a, "\"default\";q=5;w=60"),
+        ];
+        for _ in 0..2 {
+            for (s, want) in &cases {
+                assert_eq!(policy_of(s).as_deref(), Some(*want));
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ impl std::error::Error for RoleHierarchyError {}
 pub struct RoleHierarchy {
     /// role -> every role it holds, itself excluded; transitively closed.
     implied: BTreeMap<Arc<str>, BTreeSet<Arc<str>>>,
+    /// Each role with everything it holds, sorted: what a principal holding that one role
+    /// has, shared instead of expanded on every request.
+    closures: BTreeMap<Arc<str>, Arc<[Arc<str>]>>,
 }
 
 impl fmt::Debug for RoleHierarchy {
@@ -115,6 +118,7 @@ impl RoleHierarchy {
                 .or_default()
                 .extend(gained.iter().cloned());
         }
+        self.close();
         Ok(self)
     }
 
@@ -159,6 +163,31 @@ impl RoleHierarchy {
         out
     }
 
+    /// The effective roles of a principal holding `roles`: shared with the hierarchy when
+    /// it holds exactly one role the hierarchy names (the common case), else expanded.
+    pub(crate) fn effective(&self, roles: &[String]) -> EffectiveRoles {
+        if let [only] = roles
+            && let Some(closure) = self.closures.get(only.as_str())
+        {
+            return EffectiveRoles::Shared(closure.clone());
+        }
+        EffectiveRoles::Owned(self.expand(roles.iter().map(String::as_str)))
+    }
+
+    /// Recomputes `closures` after `implied` changed.
+    fn close(&mut self) {
+        self.closures = self
+            .implied
+            .iter()
+            .map(|(role, held)| {
+                let mut all: Vec<Arc<str>> = held.iter().cloned().collect();
+                all.push(role.clone());
+                all.sort_unstable();
+                (role.clone(), Arc::from(all))
+            })
+            .collect();
+    }
+
     /// Every role the hierarchy names.
     ///
     /// ```
@@ -181,6 +210,7 @@ impl FromStr for RoleHierarchy {
             if names.len() < 2 {
                 check_name(names[0])?;
                 h.implied.entry(Arc::from(names[0])).or_default();
+                h.close();
                 continue;
             }
             for pair in names.windows(2) {
@@ -188,6 +218,23 @@ impl FromStr for RoleHierarchy {
             }
         }
         Ok(h)
+    }
+}
+
+/// A principal's effective roles, sorted and without duplicates.
+#[derive(Debug)]
+pub(crate) enum EffectiveRoles {
+    /// One role's closure, shared with the hierarchy.
+    Shared(Arc<[Arc<str>]>),
+    Owned(Vec<Arc<str>>),
+}
+
+impl EffectiveRoles {
+    pub(crate) fn as_slice(&self) -> &[Arc<str>] {
+        match self {
+            EffectiveRoles::Shared(roles) => roles,
+            EffectiveRoles::Owned(roles) => roles,
+        }
     }
 }
 
@@ -224,6 +271,35 @@ mod tests {
         );
         assert_eq!(held(&["b", "a", "b"]), ["a", "b"]);
         assert!(held(&[]).is_empty());
+        // The shared closures say the same as the expansion, for every role and pair.
+        let names: Vec<String> = ["admin", "editor", "viewer", "ops", "zeta"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for a in &names {
+            for roles in [vec![a.clone()], vec![a.clone(), names[2].clone()]] {
+                let effective = h.effective(&roles);
+                assert_eq!(
+                    effective.as_slice(),
+                    h.expand(roles.iter().map(String::as_str)).as_slice(),
+                    "{roles:?}"
+                );
+            }
+        }
+        assert!(matches!(
+            h.effective(&["editor".into()]),
+            EffectiveRoles::Shared(_)
+        ));
+        // Declared one by one, the closures follow every declaration.
+        let h = RoleHierarchy::new()
+            .with("b", "c")
+            .unwrap()
+            .with("a", "b")
+            .unwrap();
+        assert_eq!(
+            h.effective(&["a".into()]).as_slice(),
+            [Arc::from("a"), Arc::from("b"), Arc::from("c")]
+        );
     }
 
     #[test]

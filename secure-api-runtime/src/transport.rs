@@ -83,6 +83,8 @@ pub(crate) struct RouteState {
     pub(crate) security: Security,
     /// The request's id, as the layer assigned it.
     pub(crate) request_id: RequestId,
+    /// The route's matched path, when the router matched one.
+    pub(crate) route: Option<Arc<str>>,
 }
 
 /// Shared by the layer and the guard of one request.
@@ -90,8 +92,8 @@ pub(crate) struct RouteState {
 pub(crate) struct RouteSlot(pub(crate) Arc<RouteState>);
 
 impl RouteSlot {
-    /// The slot of a request served with `security` under `request_id`.
-    pub(crate) fn new(security: &Security, request_id: RequestId) -> Self {
+    /// The slot of a request to `route` served with `security` under `request_id`.
+    pub(crate) fn new(security: &Security, request_id: RequestId, route: Option<Arc<str>>) -> Self {
         RouteSlot(Arc::new(RouteState {
             policy: OnceLock::new(),
             ticket: Mutex::new(None),
@@ -99,6 +101,7 @@ impl RouteSlot {
             audit: Mutex::new(None),
             security: security.clone(),
             request_id,
+            route,
         }))
     }
 

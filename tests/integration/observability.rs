@@ -253,6 +253,36 @@ async fn every_guard_decision_is_exactly_one_audit_event() {
 }
 
 #[tokio::test]
+async fn audit_events_name_the_route_however_the_layer_is_mounted() {
+    let (capture, _guard) = Capture::install();
+    let security = security();
+    let viewer = token("vera", ["viewer"]);
+    // The route the guard sees, whether the layer wraps each route, one service in front
+    // of a nested router, or the whole router (where no route is matched yet).
+    let nested = Router::new()
+        .nest_service("/outer", routes())
+        .layer(security.layer());
+    let whole = Router::new().fallback_service(tower::Layer::layer(&security.layer(), routes()));
+    for (app, prefix) in [(app_with(&security), ""), (nested, "/outer"), (whole, "")] {
+        for _ in 0..2 {
+            for (path, route) in [
+                ("/v1/customers", "/v1/customers"),
+                ("/v1/customers/1", "/v1/customers/{id}"),
+            ] {
+                let res = Req::get(&format!("{prefix}{path}"))
+                    .bearer(&viewer)
+                    .send(&app)
+                    .await;
+                assert_eq!(res.status.as_u16(), 200, "{prefix}{path}: {}", res.text());
+                let events = capture.audit_of(&res);
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert_eq!(events[0].get("route"), format!("{prefix}{route}"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn input_refusals_are_audited_with_the_guard_context() {
     let (capture, _guard) = Capture::install();
     let app = app();
