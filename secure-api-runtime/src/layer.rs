@@ -151,7 +151,7 @@ where
             .security
             .0
             .log_requests
-            .then(|| RequestLog::start(&parts));
+            .then(|| Box::new(RequestLog::start(&parts)));
         let mut hsts = false;
         let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
             scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
@@ -325,7 +325,9 @@ pin_project_lite::pin_project! {
         hsts: Option<Security>,
         slot: RouteSlot,
         request_id: RequestId,
-        log: Option<RequestLog>,
+        // Boxed: most services do not log requests, and every request's future (which
+        // the router boxes) stays under the allocator's 1 KiB large-chunk threshold.
+        log: Option<Box<RequestLog>>,
     }
 }
 
