@@ -312,13 +312,21 @@ impl<'de> Claims<'de> {
 /// It gives up (`None`) at the first byte outside this grammar and on a registered claim
 /// given twice, and serde_json then reads the payload: giving up never accepts anything.
 struct Scan<'de> {
+    /// The payload, once it is known to be UTF-8 (every JSON text is); empty otherwise,
+    /// which the grammar refuses.
+    text: &'de str,
     bytes: &'de [u8],
     at: usize,
 }
 
 impl<'de> Scan<'de> {
-    fn new(bytes: &'de [u8]) -> Self {
-        Scan { bytes, at: 0 }
+    fn new(payload: &'de [u8]) -> Self {
+        let text = std::str::from_utf8(payload).unwrap_or("");
+        Scan {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
     }
 
     /// The next byte after JSON whitespace, not consumed.
@@ -346,7 +354,8 @@ impl<'de> Scan<'de> {
         if rest[len] != b'"' {
             return None;
         }
-        let text = std::str::from_utf8(&rest[..len]).ok()?;
+        // ASCII between two ASCII quotes: always a char boundary.
+        let text = self.text.get(self.at..self.at + len)?;
         self.at += len + 1;
         Some(text)
     }
