@@ -259,13 +259,7 @@ pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, SecurityError> {
             "Send exactly one Authorization header.",
         ));
     }
-    // Visible ASCII only, as `HeaderValue::to_str` requires, in a branch-free pass the
-    // compiler vectorises (the byte-by-byte `to_str` was the costliest part of this).
-    let bytes = value.as_bytes();
-    let visible = bytes.iter().fold(true, |ok, &b| {
-        ok & (((0x20..0x7f).contains(&b)) | (b == b'\t'))
-    });
-    let Some(value) = visible.then(|| std::str::from_utf8(bytes).ok()).flatten() else {
+    let Ok(value) = value.to_str() else {
         return Err(SecurityError::invalid_request(
             "The Authorization header is malformed.",
         ));
