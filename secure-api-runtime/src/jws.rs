@@ -276,16 +276,25 @@ impl<'de> Claims<'de> {
     /// anything else, refusals included, goes through serde_json. Both give the same
     /// claims for what `Scan` accepts: debug builds check it on every payload read.
     pub(crate) fn parse(payload: &'de [u8], roles_claim: &str) -> Result<Self, Refusal> {
-        if let Some(claims) = Scan::new(payload).claims(roles_claim) {
+        let mut claims = Claims::default();
+        claims.read(payload, roles_claim)?;
+        Ok(claims)
+    }
+
+    /// [`Self::parse`] into `self` (which must be empty), so that the claims are written
+    /// where the caller keeps them instead of being moved out through each reader.
+    pub(crate) fn read(&mut self, payload: &'de [u8], roles_claim: &str) -> Result<(), Refusal> {
+        if Scan::new(payload).claims(roles_claim, self).is_some() {
             debug_assert_eq!(
-                Some(&claims),
+                Some(&*self),
                 Self::parse_json(payload, roles_claim).ok().as_ref(),
                 "the two claim readers disagree on {:?}",
                 String::from_utf8_lossy(payload)
             );
-            return Ok(claims);
+            return Ok(());
         }
-        Self::parse_json(payload, roles_claim)
+        *self = Self::parse_json(payload, roles_claim)?;
+        Ok(())
     }
 
     /// Reads a payload with serde_json: any JSON, held to its recursion limit.
@@ -423,7 +432,9 @@ impl<'de> Scan<'de> {
         }
     }
 
-    fn claims(mut self, roles_claim: &str) -> Option<Claims<'de>> {
+    /// Reads the payload into `claims` (empty); on `None` they hold whatever was read
+    /// before the reader gave up.
+    fn claims(mut self, roles_claim: &str, claims: &mut Claims<'de>) -> Option<()> {
         fn put<'de>(slot: &mut Option<Claim<'de>>, value: Claim<'de>) -> Option<()> {
             // A claim given twice: serde_json's reading refuses it.
             slot.is_none().then(|| *slot = Some(value))
@@ -436,7 +447,6 @@ impl<'de> Scan<'de> {
             put(registered_slot(claims, key), value)
         }
         self.eat(b'{')?;
-        let mut claims = Claims::default();
         if self.peek()? == b'}' {
             self.at += 1;
         } else {
@@ -446,12 +456,12 @@ impl<'de> Scan<'de> {
                 if key == roles_claim {
                     let value = self.value(true)?;
                     if is_registered(key) {
-                        put_registered(&mut claims, key, value.clone())?;
+                        put_registered(claims, key, value.clone())?;
                     }
                     put(&mut claims.roles, value)?;
                 } else if is_registered(key) {
                     let value = self.value(true)?;
-                    put_registered(&mut claims, key, value)?;
+                    put_registered(claims, key, value)?;
                 } else {
                     self.value(false)?;
                 }
@@ -467,7 +477,7 @@ impl<'de> Scan<'de> {
         }
         // Only whitespace may follow the object.
         match self.peek() {
-            None => Some(claims),
+            None => Some(()),
             Some(_) => None,
         }
     }
@@ -841,10 +851,17 @@ mod tests {
         assert!(!keys.verify(Algorithm::HS256, b"m", ""));
     }
 
+    /// The fast reader alone.
+    fn scan<'de>(payload: &'de [u8], roles_claim: &str) -> Option<Claims<'de>> {
+        let mut claims = Claims::default();
+        Scan::new(payload).claims(roles_claim, &mut claims)?;
+        Some(claims)
+    }
+
     /// Both claim readers on `payload`: the fast one accepts only what serde_json accepts,
     /// with the same claims.
     fn readers_agree(payload: &[u8], roles_claim: &str) -> bool {
-        match Scan::new(payload).claims(roles_claim) {
+        match scan(payload, roles_claim) {
             None => true,
             Some(fast) => {
                 FAST_READS.with(|n| n.set(n.get() + 1));
@@ -862,7 +879,7 @@ mod tests {
         let payload = br#" {"sub":"alice","exp":1700000000,"roles":["editor","viewer"],
             "iss":"https://idp","aud":["api","other"],"nbf":0,"jti":"t-1","scope":"a b",
             "email_verified":true,"groups":["x"],"tenant":null} "#;
-        let claims = Scan::new(payload).claims("roles").expect("the usual shape");
+        let claims = scan(payload, "roles").expect("the usual shape");
         assert_eq!(Ok(&claims), Claims::parse_json(payload, "roles").as_ref());
         assert_eq!(claims.exp, Some(Claim::Uint(1_700_000_000)));
         assert_eq!(
@@ -870,9 +887,7 @@ mod tests {
             Some(Claim::Strings(vec!["editor".into(), "viewer".into()]))
         );
         // The roles claim may share its name with a registered claim.
-        let both = Scan::new(br#"{"scope":"a"}"#)
-            .claims("scope")
-            .expect("flat");
+        let both = scan(br#"{"scope":"a"}"#, "scope").expect("flat");
         assert_eq!(
             (&both.scope, &both.roles),
             (&Some(Claim::Str("a".into())), &both.scope)
@@ -901,7 +916,7 @@ mod tests {
             b"",
         ] {
             assert!(
-                Scan::new(payload).claims("roles").is_none(),
+                scan(payload, "roles").is_none(),
                 "{}",
                 String::from_utf8_lossy(payload)
             );
@@ -920,7 +935,7 @@ mod tests {
         let mut checked = 0;
         for seed in seeds {
             for roles_claim in ["roles", "scope", "sub", "x"] {
-                assert!(Scan::new(seed).claims(roles_claim).is_some());
+                assert!(scan(seed, roles_claim).is_some());
                 assert!(readers_agree(seed, roles_claim));
                 for at in 0..=seed.len() {
                     let mut deleted = seed.to_vec();

@@ -784,7 +784,8 @@ impl JwtVerifier {
         trust: &IssuerTrust,
         hierarchy: &RoleHierarchy,
     ) -> Result<(Principal, u64), SecurityError> {
-        let claims = jws::Claims::parse(&payload, &self.roles_claim).map_err(refused)?;
+        let mut claims = jws::Claims::default();
+        claims.read(&payload, &self.roles_claim).map_err(refused)?;
         let exp = trust.rules.check(&claims).map_err(refused)?;
         let jws::Claims {
             sub,
