@@ -71,16 +71,20 @@ struct Apps {
     ping_layered: Router,
 }
 
+/// Every app as a server runs it: `axum::serve` turns the router into a service with
+/// `with_state(())`, which makes each handler a route once, layers included; a router
+/// called without it does that again on every request.
 fn apps() -> Apps {
     let security = apps::security(SECRET).unwrap();
     Apps {
         bare: Router::new()
             .route("/secured", axum::routing::post(apps::bare_post))
-            .merge(apps::bare_routes()),
-        secure: apps::secured_app(&security),
-        hand: apps::hand_app(SECRET).unwrap(),
-        ping: ping_app(),
-        ping_layered: ping_app().layer(security.layer()),
+            .merge(apps::bare_routes())
+            .with_state(()),
+        secure: apps::secured_app(&security).with_state(()),
+        hand: apps::hand_app(SECRET).unwrap().with_state(()),
+        ping: ping_app().with_state(()),
+        ping_layered: ping_app().layer(security.layer()).with_state(()),
     }
 }
 

@@ -283,6 +283,8 @@ pub(crate) fn auth_scheme(headers: &HeaderMap) -> &'static str {
 pub(crate) struct AuditContext {
     pub(crate) request_id: Option<RequestId>,
     pub(crate) route: Arc<str>,
+    /// The route's metric keys, when the layer's route is the one the guard serves.
+    pub(crate) keys: Option<Arc<RouteKeys>>,
     pub(crate) policy: &'static str,
     /// The principal once authenticated (its subject goes into the events).
     pub(crate) principal: Option<Principal>,
@@ -297,17 +299,20 @@ pub(crate) struct AuditContext {
 impl AuditContext {
     pub(crate) fn new(policy: &'static str, parts: &Parts, client_ip: Option<IpAddr>) -> Self {
         let slot = RouteSlot::of(&parts.extensions);
-        let route: Arc<str> = match parts.extensions.get::<MatchedPath>() {
-            // The layer's copy, unless a nested router matched further since.
+        let (route, keys): (Arc<str>, _) = match parts.extensions.get::<MatchedPath>() {
+            // The layer's route, unless a nested router matched further since.
             Some(path) => match slot.and_then(|slot| slot.route.as_ref()) {
-                Some(route) if **route == *path.as_str() => route.clone(),
-                _ => Arc::from(path.as_str()),
+                Some(keys) if *keys.path == *path.as_str() => {
+                    (keys.path.clone(), Some(keys.clone()))
+                }
+                _ => (Arc::from(path.as_str()), None),
             },
-            None => Arc::from(policy),
+            None => (Arc::from(policy), None),
         };
         AuditContext {
             request_id: slot.map(|slot| slot.request_id.clone()),
             route,
+            keys,
             policy,
             principal: None,
             client_ip,
@@ -440,6 +445,11 @@ pub(crate) fn record(
         metrics::counter!("secure_api_client_bursts_total").increment(1);
     }
 
+    if let (None, Some(keys)) = (kind, &ctx.keys) {
+        // The most frequent decision, under a key built once for the route.
+        metrics::with_recorder(|r| r.register_counter(&keys.allowed, &METRICS).increment(1));
+        return;
+    }
     // The route's text is shared with the labels, not copied.
     let route = metrics::SharedString::from(Arc::clone(&ctx.route));
     metrics::counter!(
@@ -461,12 +471,54 @@ pub(crate) fn record(
 }
 
 /// Records how long authentication took.
-pub(crate) fn record_authentication_time(route: &Arc<str>, elapsed: Duration) {
-    metrics::histogram!(
-        "secure_api_authentication_seconds",
-        "route" => metrics::SharedString::from(Arc::clone(route)),
-    )
-    .record(elapsed.as_secs_f64());
+pub(crate) fn record_authentication_time(ctx: &AuditContext, elapsed: Duration) {
+    match &ctx.keys {
+        Some(keys) => metrics::with_recorder(|r| {
+            r.register_histogram(&keys.authentication_time, &METRICS)
+                .record(elapsed.as_secs_f64());
+        }),
+        None => metrics::histogram!(
+            "secure_api_authentication_seconds",
+            "route" => metrics::SharedString::from(Arc::clone(&ctx.route)),
+        )
+        .record(elapsed.as_secs_f64()),
+    }
+}
+
+/// The metadata `metrics::counter!` and `histogram!` give the metrics of this module.
+static METRICS: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// A route's matched path with the metric keys of its most frequent events, built once
+/// per route by the layer: the same names and labels as the macros would build on every
+/// request.
+#[derive(Debug)]
+pub(crate) struct RouteKeys {
+    pub(crate) path: Arc<str>,
+    allowed: metrics::Key,
+    authentication_time: metrics::Key,
+}
+
+impl RouteKeys {
+    pub(crate) fn new(path: &str) -> Self {
+        let path: Arc<str> = Arc::from(path);
+        let route = || metrics::Label::new("route", metrics::SharedString::from(Arc::clone(&path)));
+        RouteKeys {
+            allowed: metrics::Key::from_parts(
+                "secure_api_decisions_total",
+                vec![
+                    route(),
+                    metrics::Label::from_static_parts("outcome", "allowed"),
+                    metrics::Label::from_static_parts("reason", "ok"),
+                ],
+            ),
+            authentication_time: metrics::Key::from_parts(
+                "secure_api_authentication_seconds",
+                vec![route()],
+            ),
+            path,
+        }
+    }
 }
 
 /// Per-client refusal counts in fixed windows, in a table of bounded size.

@@ -362,7 +362,7 @@ impl Security {
                 }
                 Err(refusal) => Err(refusal),
             };
-            audit::record_authentication_time(&ctx.route, started.elapsed());
+            audit::record_authentication_time(ctx, started.elapsed());
             let principal =
                 authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
             ctx.principal = Some(principal.clone());

@@ -42,7 +42,7 @@ use http_body_util::{BodyExt, Limited};
 
 use tower::{Layer, Service};
 
-use crate::audit::{self, RequestId};
+use crate::audit::{self, RequestId, RouteKeys};
 use crate::config::Security;
 use crate::guard::ClientIp;
 use crate::https::{RequestScheme, add_hsts, scheme_of};
@@ -107,8 +107,8 @@ pub struct SecurityService<S> {
     inner: S,
     security: Security,
     /// The matched path of the route this service wraps (`Router::layer` wraps each route
-    /// in its own service), kept so that requests share it instead of copying it.
-    route: Arc<OnceLock<Arc<str>>>,
+    /// in its own service) and its metric keys, made once and shared by its requests.
+    route: Arc<OnceLock<Arc<RouteKeys>>>,
 }
 
 impl<S> Service<Request> for SecurityService<S>
@@ -136,10 +136,10 @@ where
         let request_id = self.security.request_id_of(&parts.headers);
         let route = parts.extensions.get::<MatchedPath>().map(|path| {
             match self.route.get() {
-                Some(route) if **route == *path.as_str() => route.clone(),
+                Some(route) if *route.path == *path.as_str() => route.clone(),
                 // First request, or one service in front of several routes.
                 _ => {
-                    let route: Arc<str> = Arc::from(path.as_str());
+                    let route = Arc::new(RouteKeys::new(path.as_str()));
                     let _ = self.route.set(route.clone());
                     route
                 }

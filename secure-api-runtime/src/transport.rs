@@ -14,7 +14,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
-use crate::audit::{AuditContext, RequestId};
+use crate::audit::{AuditContext, RequestId, RouteKeys};
 use crate::config::Security;
 use crate::error::SecurityError;
 use crate::policy::Policy;
@@ -83,8 +83,8 @@ pub(crate) struct RouteState {
     pub(crate) security: Security,
     /// The request's id, as the layer assigned it.
     pub(crate) request_id: RequestId,
-    /// The route's matched path, when the router matched one.
-    pub(crate) route: Option<Arc<str>>,
+    /// The route's matched path and metric keys, when the router matched one.
+    pub(crate) route: Option<Arc<RouteKeys>>,
 }
 
 /// Shared by the layer and the guard of one request.
@@ -93,7 +93,11 @@ pub(crate) struct RouteSlot(pub(crate) Arc<RouteState>);
 
 impl RouteSlot {
     /// The slot of a request to `route` served with `security` under `request_id`.
-    pub(crate) fn new(security: &Security, request_id: RequestId, route: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(
+        security: &Security,
+        request_id: RequestId,
+        route: Option<Arc<RouteKeys>>,
+    ) -> Self {
         RouteSlot(Arc::new(RouteState {
             policy: OnceLock::new(),
             ticket: Mutex::new(None),
