@@ -133,62 +133,47 @@ fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     });
 }
 
+/// The request cases, `route/app`, each a request and the status it must get.
+const CASES: [&str; 8] = [
+    "post/bare",
+    "post/secure",
+    "post/hand",
+    "get/bare",
+    "get/secure",
+    "get/hand",
+    "ping/bare",
+    "ping/layer",
+];
+
+/// Sends the request of case `name` (one of [`CASES`]) to its app.
+fn run(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, name: &str) {
+    let (app, request, want) = match name {
+        "post/bare" => (&apps.bare, post(None, "/secured"), StatusCode::CREATED),
+        "post/secure" => (
+            &apps.secure,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ),
+        "post/hand" => (
+            &apps.hand,
+            post(Some(token), "/secured"),
+            StatusCode::CREATED,
+        ),
+        "get/bare" => (&apps.bare, get(None, "/bare/7"), StatusCode::OK),
+        "get/secure" => (&apps.secure, get(Some(token), "/secured/7"), StatusCode::OK),
+        "get/hand" => (&apps.hand, get(Some(token), "/secured/7"), StatusCode::OK),
+        "ping/bare" => (&apps.ping, get(None, "/ping"), StatusCode::OK),
+        "ping/layer" => (&apps.ping_layered, get(None, "/ping"), StatusCode::OK),
+        other => panic!("unknown case {other}"),
+    };
+    rt.block_on(send(app, request, want));
+}
+
 fn request_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     let mut group = c.benchmark_group("request");
-    group.bench_function("post/bare", |b| {
-        b.iter(|| {
-            rt.block_on(send(
-                &apps.bare,
-                post(None, "/secured"),
-                StatusCode::CREATED,
-            ))
-        })
-    });
-    group.bench_function("post/secure", |b| {
-        b.iter(|| {
-            rt.block_on(send(
-                &apps.secure,
-                post(Some(token), "/secured"),
-                StatusCode::CREATED,
-            ))
-        })
-    });
-    group.bench_function("post/hand", |b| {
-        b.iter(|| {
-            rt.block_on(send(
-                &apps.hand,
-                post(Some(token), "/secured"),
-                StatusCode::CREATED,
-            ))
-        })
-    });
-    group.bench_function("get/bare", |b| {
-        b.iter(|| rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)))
-    });
-    group.bench_function("get/secure", |b| {
-        b.iter(|| {
-            rt.block_on(send(
-                &apps.secure,
-                get(Some(token), "/secured/7"),
-                StatusCode::OK,
-            ))
-        })
-    });
-    group.bench_function("ping/bare", |b| {
-        b.iter(|| rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK)))
-    });
-    group.bench_function("ping/layer", |b| {
-        b.iter(|| rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK)))
-    });
-    group.bench_function("get/hand", |b| {
-        b.iter(|| {
-            rt.block_on(send(
-                &apps.hand,
-                get(Some(token), "/secured/7"),
-                StatusCode::OK,
-            ))
-        })
-    });
+    for name in CASES {
+        group.bench_function(name, |b| b.iter(|| run(rt, apps, token, name)));
+    }
     let key = DecodingKey::from_secret(SECRET).unwrap();
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[apps::ISSUER]);
@@ -270,27 +255,12 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     validation.set_issuer(&[apps::ISSUER]);
     validation.set_audience(&[apps::ISSUER]);
     let n = 51;
-    let bare = median_us(n, || {
-        rt.block_on(send(
-            &apps.bare,
-            post(None, "/secured"),
-            StatusCode::CREATED,
-        ))
-    });
-    let secure = median_us(n, || {
-        rt.block_on(send(
-            &apps.secure,
-            post(Some(token), "/secured"),
-            StatusCode::CREATED,
-        ))
-    });
-    let hand = median_us(n, || {
-        rt.block_on(send(
-            &apps.hand,
-            post(Some(token), "/secured"),
-            StatusCode::CREATED,
-        ))
-    });
+    let median = |name: &str| median_us(n, || run(rt, apps, token, name));
+    let (bare, secure, hand) = (
+        median("post/bare"),
+        median("post/secure"),
+        median("post/hand"),
+    );
     let decode = median_us(n, || {
         black_box(jsonwebtoken::decode::<apps::Claims>(token, &key, &validation).unwrap());
     });
@@ -304,23 +274,8 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         overhead / decode
     );
     println!("  secure / hand = {:.2} (target <= 1.00)", secure / hand);
-    let get_bare = median_us(n, || {
-        rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK))
-    });
-    let get_secure = median_us(n, || {
-        rt.block_on(send(
-            &apps.secure,
-            get(Some(token), "/secured/7"),
-            StatusCode::OK,
-        ))
-    });
-    let get_hand = median_us(n, || {
-        rt.block_on(send(
-            &apps.hand,
-            get(Some(token), "/secured/7"),
-            StatusCode::OK,
-        ))
-    });
+    let (get_bare, get_secure, get_hand) =
+        (median("get/bare"), median("get/secure"), median("get/hand"));
     println!("GET /secured/{{id}}, medians of this run (µs per request)");
     println!("  bare {get_bare:.2}  secure {get_secure:.2}  hand {get_hand:.2}");
     println!(
@@ -329,12 +284,7 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         (get_secure - get_bare) / decode,
         get_secure / get_hand
     );
-    let ping = median_us(n, || {
-        rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK))
-    });
-    let ping_layered = median_us(n, || {
-        rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK))
-    });
+    let (ping, ping_layered) = (median("ping/bare"), median("ping/layer"));
     println!(
         "Security::layer alone, GET /ping without #[secure]: {ping:.2} -> {ping_layered:.2} µs \
          (+{:.2} µs: request id, route slot, response header profile)",
@@ -347,51 +297,20 @@ fn profile(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str, case: &str) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000);
-    // The `decode` case: jsonwebtoken alone, set up as in the summary.
-    let decode_key = DecodingKey::from_secret(SECRET).unwrap();
-    let mut decode_validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-    decode_validation.set_issuer(&[apps::ISSUER]);
-    decode_validation.set_audience(&[apps::ISSUER]);
-    for _ in 0..n {
-        match case {
-            "post/bare" => rt.block_on(send(
-                &apps.bare,
-                post(None, "/secured"),
-                StatusCode::CREATED,
-            )),
-            "post/secure" => rt.block_on(send(
-                &apps.secure,
-                post(Some(token), "/secured"),
-                StatusCode::CREATED,
-            )),
-            "post/hand" => rt.block_on(send(
-                &apps.hand,
-                post(Some(token), "/secured"),
-                StatusCode::CREATED,
-            )),
-            "get/bare" => rt.block_on(send(&apps.bare, get(None, "/bare/7"), StatusCode::OK)),
-            "get/secure" => rt.block_on(send(
-                &apps.secure,
-                get(Some(token), "/secured/7"),
-                StatusCode::OK,
-            )),
-            "ping/bare" => rt.block_on(send(&apps.ping, get(None, "/ping"), StatusCode::OK)),
-            "ping/layer" => {
-                rt.block_on(send(&apps.ping_layered, get(None, "/ping"), StatusCode::OK))
-            }
-            "get/hand" => rt.block_on(send(
-                &apps.hand,
-                get(Some(token), "/secured/7"),
-                StatusCode::OK,
-            )),
-            "decode" => {
-                black_box(
-                    jsonwebtoken::decode::<apps::Claims>(token, &decode_key, &decode_validation)
-                        .unwrap(),
-                );
-            }
-            other => panic!("unknown case {other}"),
+    if case == "decode" {
+        // jsonwebtoken alone, set up as in the summary.
+        let key = DecodingKey::from_secret(SECRET).unwrap();
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&[apps::ISSUER]);
+        validation.set_audience(&[apps::ISSUER]);
+        for _ in 0..n {
+            black_box(jsonwebtoken::decode::<apps::Claims>(token, &key, &validation).unwrap());
         }
+        return;
+    }
+    assert!(CASES.contains(&case), "unknown case {case}");
+    for _ in 0..n {
+        run(rt, apps, token, case);
     }
 }
 
