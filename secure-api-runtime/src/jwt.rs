@@ -291,26 +291,16 @@ fn rules(
     leeway_secs: u64,
     setting: &str,
 ) -> Result<ClaimRules, ConfigError> {
-    let issuers = match issuers {
-        Some(list) if !list.is_empty() && list.iter().all(|i| !i.is_empty()) => Some(list.to_vec()),
-        Some(_) => {
-            return Err(ConfigError::new(
-                format!("{setting}.issuer"),
-                "the issuer is empty",
-            ));
+    // A configured list must name at least one value, and none of them empty.
+    let list = |values: Option<&[String]>, name: &str, message: &'static str| match values {
+        Some(list) if !list.is_empty() && list.iter().all(|v| !v.is_empty()) => {
+            Ok(Some(list.to_vec()))
         }
-        None => None,
+        Some(_) => Err(ConfigError::new(format!("{setting}.{name}"), message)),
+        None => Ok(None),
     };
-    let audiences = match audiences {
-        Some(list) if !list.is_empty() && list.iter().all(|a| !a.is_empty()) => Some(list.to_vec()),
-        Some(_) => {
-            return Err(ConfigError::new(
-                format!("{setting}.audience"),
-                "the audience is missing or empty",
-            ));
-        }
-        None => None,
-    };
+    let issuers = list(issuers, "issuer", "the issuer is empty")?;
+    let audiences = list(audiences, "audience", "the audience is missing or empty")?;
     Ok(ClaimRules {
         issuers,
         audiences,

@@ -70,6 +70,16 @@ fn an_empty_issuer_is_refused() {
 }
 
 #[test]
+fn an_empty_audience_is_refused() {
+    let result = Security::builder()
+        .hmac_secret(SECRET.to_vec())
+        .issuer(ISSUER)
+        .audience("")
+        .build();
+    assert_eq!(setting_of(result), "jwt.audience");
+}
+
+#[test]
 fn a_missing_audience_is_refused() {
     let result = Security::builder()
         .hmac_secret(SECRET.to_vec())
