@@ -350,7 +350,7 @@ impl Security {
         let principal = if policy.is_public() {
             None
         } else {
-            let started = std::time::Instant::now();
+            let started = crate::limiter::Stopwatch::start();
             let authenticated = match crate::authn::presented(self, policy, parts) {
                 Ok(crate::authn::Presented::Bearer) => match bearer_token(parts) {
                     Ok(token) => inner.jwt.verify(token, &inner.hierarchy).await,
