@@ -146,6 +146,8 @@ pub(crate) struct Inner {
     pub(crate) replay_max_lifetime: Duration,
     pub(crate) leeway_secs: u64,
     pub(crate) https: Option<HttpsPolicy>,
+    /// The response header profile, made once for this configuration.
+    pub(crate) profile: crate::profile::HeaderProfile,
     pub(crate) wall_clock: crate::extend::WallClock,
     pub(crate) revocations: Arc<dyn crate::revocation::RevocationStore>,
     pub(crate) api_keys: crate::authn::ApiKeySettings,
@@ -1071,6 +1073,7 @@ impl SecurityBuilder {
             }),
             replay_max_lifetime,
             leeway_secs: leeway.as_secs(),
+            profile: crate::profile::HeaderProfile::new(https.as_ref().map(|h| &h.hsts)),
             https,
             wall_clock: self.wall_clock.unwrap_or_default(),
             revocations: self.revocations.unwrap_or_else(|| {

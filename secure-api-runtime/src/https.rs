@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use http::header::{HOST, LOCATION, STRICT_TRANSPORT_SECURITY};
+use http::header::{HOST, LOCATION};
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
 
@@ -243,8 +243,4 @@ pub(crate) fn scheme_of(parts: &Parts, proxies: &crate::TrustedProxies) -> Reque
         Some(s) if s.eq_ignore_ascii_case("https") => RequestScheme::Https,
         _ => RequestScheme::Http,
     }
-}
-
-pub(crate) fn add_hsts(headers: &mut http::HeaderMap, policy: &HttpsPolicy) {
-    headers.insert(STRICT_TRANSPORT_SECURITY, policy.hsts.clone());
 }

@@ -33,11 +33,8 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, REFERRER_POLICY, SERVER,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
-};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, HeaderName};
 use http_body_util::{BodyExt, Limited};
 
 use tower::{Layer, Service};
@@ -45,20 +42,14 @@ use tower::{Layer, Service};
 use crate::audit::{self, RequestId, RouteKeys};
 use crate::config::Security;
 use crate::guard::ClientIp;
-use crate::https::{RequestScheme, add_hsts, scheme_of};
+use crate::https::{RequestScheme, scheme_of};
+use crate::profile::ResponseFacts;
 use crate::redact::RequestLog;
 use crate::replay::StoredResponse;
 use crate::signature::BodyDigest;
-use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot, apply_route_headers};
+use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot};
 
-static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-static DENY: HeaderValue = HeaderValue::from_static("DENY");
-static CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
-static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
-static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
-static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Layer installing a [`Security`]; made by [`Security::layer`].
 ///
@@ -197,7 +188,7 @@ where
         ResponseFuture {
             kind,
             credentialed,
-            hsts: hsts.then(|| self.security.clone()),
+            hsts,
             slot,
             request_id,
             log,
@@ -321,8 +312,8 @@ pin_project_lite::pin_project! {
         #[pin]
         kind: Kind<F, E>,
         credentialed: bool,
-        // Present when the response gets HSTS.
-        hsts: Option<Security>,
+        // Whether the response gets HSTS.
+        hsts: bool,
         slot: RouteSlot,
         request_id: RequestId,
         // Boxed: most services do not log requests, and this future, which the router
@@ -371,49 +362,22 @@ where
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
-        finish(response.headers_mut(), *this.credentialed, this.slot);
-        let status = response.status();
-        crate::signature::hint(
+        let slot = &this.slot.0;
+        slot.security.0.profile.apply(
             response.headers_mut(),
-            status,
-            this.slot.0.policy.get().copied(),
+            ResponseFacts {
+                credentialed: *this.credentialed,
+                hsts: *this.hsts,
+                request_id: this.request_id.header_value(),
+                rate_limit: slot.rate_limit.as_ref(),
+                policy: slot.policy.get().copied(),
+            },
         );
-        if let Some(rate_limit) = &this.slot.0.rate_limit {
-            rate_limit.apply(response.headers_mut());
-        }
-        if let Some(https) = this.hsts.as_ref().and_then(|s| s.0.https.as_ref()) {
-            add_hsts(response.headers_mut(), https);
-        }
-        if let Some(value) = this.request_id.header_value() {
-            response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-        }
+        let status = response.status();
+        crate::signature::hint(response.headers_mut(), status, slot.policy.get().copied());
         if let Some(log) = this.log.take() {
             log.finish(response.status(), this.request_id);
         }
         Poll::Ready(Ok(response))
     }
-}
-
-fn finish(headers: &mut HeaderMap, credentialed: bool, slot: &RouteSlot) {
-    apply_route_headers(headers, slot.0.policy.get().copied());
-    apply_profile(headers, credentialed);
-}
-
-fn apply_profile(headers: &mut HeaderMap, credentialed: bool) {
-    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
-    headers.insert(X_FRAME_OPTIONS, DENY.clone());
-    headers.insert(REFERRER_POLICY, NO_REFERRER.clone());
-    // One lookup each for the headers a handler may have set itself.
-    headers
-        .entry(CONTENT_SECURITY_POLICY)
-        .or_insert_with(|| CSP.clone());
-    if credentialed {
-        headers.insert(CACHE_CONTROL, NO_STORE.clone());
-    } else {
-        headers
-            .entry(CACHE_CONTROL)
-            .or_insert_with(|| NO_STORE.clone());
-    }
-    headers.remove(SERVER);
-    headers.remove(&X_POWERED_BY);
 }

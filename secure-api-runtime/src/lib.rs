@@ -77,6 +77,7 @@ pub mod openapi;
 mod output;
 mod policy;
 mod principal;
+mod profile;
 mod ratelimit_headers;
 mod rbac;
 mod redact;

@@ -44,9 +44,9 @@ pub enum RateLimitHeaders {
     Off,
 }
 
-static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+pub(crate) static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub(crate) static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub(crate) static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
@@ -148,50 +148,13 @@ impl RateLimitHeaders {
         };
         match self {
             RateLimitHeaders::Draft10 => {
-                let [a, b] = state.policy.pieces();
-                // The policy field is the same on every response of a quota: each thread
-                // keeps the last one it wrote and shares it.
-                let policy = LAST_POLICY.with(|last| {
-                    let mut last = last.borrow_mut();
-                    if let Some((name, limit, window, value)) = &*last
-                        && (name, *limit, *window)
-                            == (&state.policy, state.limit, state.window_secs)
-                    {
-                        return Some(value.clone());
-                    }
-                    let value = field_value(&[
-                        Piece::Str("\""),
-                        a,
-                        b,
-                        Piece::Str("\";q="),
-                        Piece::int(u64::from(state.limit)),
-                        Piece::Str(";w="),
-                        Piece::int(state.window_secs),
-                    ])?;
-                    *last = Some((
-                        state.policy.clone(),
-                        state.limit,
-                        state.window_secs,
-                        value.clone(),
-                    ));
-                    Some(value)
-                });
+                let [policy, fields] = draft10_values(state);
                 if let Some(value) = policy {
                     headers.insert(RATELIMIT_POLICY.clone(), value);
                 }
-                set(
-                    headers,
-                    &RATELIMIT,
-                    &[
-                        Piece::Str("\""),
-                        a,
-                        b,
-                        Piece::Str("\";r="),
-                        Piece::int(u64::from(state.remaining)),
-                        Piece::Str(";t="),
-                        Piece::int(state.reset_secs),
-                    ],
-                );
+                if let Some(value) = fields {
+                    headers.insert(RATELIMIT.clone(), value);
+                }
             }
             RateLimitHeaders::Draft06 => {
                 set(
@@ -218,6 +181,47 @@ impl RateLimitHeaders {
             RateLimitHeaders::Off => {}
         }
     }
+}
+
+/// The values of the draft-10 fields for `state`: `RateLimit-Policy` and `RateLimit`.
+pub(crate) fn draft10_values(state: &QuotaState) -> [Option<HeaderValue>; 2] {
+    let [a, b] = state.policy.pieces();
+    // The policy field is the same on every response of a quota: each thread keeps the
+    // last one it wrote and shares it.
+    let policy = LAST_POLICY.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((name, limit, window, value)) = &*last
+            && (name, *limit, *window) == (&state.policy, state.limit, state.window_secs)
+        {
+            return Some(value.clone());
+        }
+        let value = field_value(&[
+            Piece::Str("\""),
+            a,
+            b,
+            Piece::Str("\";q="),
+            Piece::int(u64::from(state.limit)),
+            Piece::Str(";w="),
+            Piece::int(state.window_secs),
+        ])?;
+        *last = Some((
+            state.policy.clone(),
+            state.limit,
+            state.window_secs,
+            value.clone(),
+        ));
+        Some(value)
+    });
+    let fields = field_value(&[
+        Piece::Str("\""),
+        a,
+        b,
+        Piece::Str("\";r="),
+        Piece::int(u64::from(state.remaining)),
+        Piece::Str(";t="),
+        Piece::int(state.reset_secs),
+    ]);
+    [policy, fields]
 }
 
 thread_local! {
@@ -274,15 +278,14 @@ impl RateLimitSlot {
     }
 
     /// Sets the fields on a response that has none yet (a 429 carries its own).
-    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(state) = state else {
-            return;
-        };
-        if headers.contains_key(&RATELIMIT) || headers.contains_key(&RATELIMIT_LIMIT) {
-            return;
-        }
-        self.format.apply(headers, &state);
+    /// The format and the tightest quota offered, taken out of the slot.
+    pub(crate) fn take(&self) -> Option<(RateLimitHeaders, QuotaState)> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        Some((self.format, state))
     }
 }
 

@@ -25,11 +25,11 @@ use crate::replay::{IdempotencyBegin, IdempotencyStore, now_secs};
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 static SUNSET: HeaderName = HeaderName::from_static("sunset");
-static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
+pub(crate) static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
     HeaderName::from_static("cross-origin-opener-policy");
-static CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+pub(crate) static CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
     HeaderName::from_static("cross-origin-resource-policy");
-static SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
+pub(crate) static SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
 static RELAXED_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
      script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -248,12 +248,10 @@ pub(crate) async fn begin_idempotent(
     }
 }
 
-/// Adds what the route's policy says to a response: the header profile, its CSP, and
-/// `Deprecation` / `Sunset` / `Link`.
-pub(crate) fn apply_route_headers(headers: &mut HeaderMap, policy: Option<&Policy>) {
-    headers.insert(&CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN.clone());
-    headers.insert(&CROSS_ORIGIN_RESOURCE_POLICY, SAME_ORIGIN.clone());
-    let Some(policy) = policy else { return };
+/// Adds what the route's policy says to a response, over the header profile and the
+/// handler's headers: its CSP (or the relaxed profile's), and `Deprecation` / `Sunset` /
+/// `Link`.
+pub(crate) fn apply_route_headers(headers: &mut HeaderMap, policy: &Policy) {
     if let Some(csp) = policy.csp() {
         if let Ok(value) = HeaderValue::from_str(csp) {
             headers.insert(CONTENT_SECURITY_POLICY, value);
