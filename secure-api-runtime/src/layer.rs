@@ -136,13 +136,15 @@ where
                 }
             }
         });
-        // The configuration, the id and the route travel in the slot: one extension.
-        let slot = RouteSlot::new(&self.security, request_id.clone(), route);
         let log = self
             .security
             .0
             .log_requests
             .then(|| Box::new(RequestLog::start(&parts)));
+        // The configuration, the id, the route and the log travel in the slot: one
+        // extension, and a response future the router boxes for every request that stays
+        // within the allocator's per-thread cache.
+        let slot = RouteSlot::new(&self.security, request_id.clone(), route, log);
         let mut hsts = false;
         let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
             scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
@@ -190,8 +192,6 @@ where
             credentialed,
             hsts,
             slot,
-            request_id,
-            log,
         }
     }
 }
@@ -315,10 +315,6 @@ pin_project_lite::pin_project! {
         // Whether the response gets HSTS.
         hsts: bool,
         slot: RouteSlot,
-        request_id: RequestId,
-        // Boxed: most services do not log requests, and this future, which the router
-        // allocates for every request, is 384 bytes instead of 512.
-        log: Option<Box<RequestLog>>,
     }
 }
 
@@ -351,7 +347,8 @@ where
         let this = self.project();
         let kind = this.kind;
         // Refusals rendered while the request runs carry its id.
-        let polled = audit::with_request_id(this.request_id, move || match kind.project() {
+        let slot = &this.slot.0;
+        let polled = audit::with_request_id(&slot.request_id, move || match kind.project() {
             KindProj::Plain { inner } => inner.poll(cx),
             KindProj::Boxed { future } => future.as_mut().poll(cx),
             KindProj::Ready { response } => Poll::Ready(Ok(response
@@ -362,21 +359,20 @@ where
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
-        let slot = &this.slot.0;
         slot.security.0.profile.apply(
             response.headers_mut(),
             ResponseFacts {
                 credentialed: *this.credentialed,
                 hsts: *this.hsts,
-                request_id: this.request_id.header_value(),
+                request_id: slot.request_id.header_value(),
                 rate_limit: slot.rate_limit.as_ref(),
                 policy: slot.policy.get().copied(),
             },
         );
         let status = response.status();
         crate::signature::hint(response.headers_mut(), status, slot.policy.get().copied());
-        if let Some(log) = this.log.take() {
-            log.finish(response.status(), this.request_id);
+        if let Some(log) = &slot.log {
+            log.finish(response.status(), &slot.request_id);
         }
         Poll::Ready(Ok(response))
     }

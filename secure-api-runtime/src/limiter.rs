@@ -179,6 +179,12 @@ pub(crate) enum Store {
     External(Arc<dyn RateLimitStore>),
 }
 
+/// A rate-limit decision: made, or on its way from an external store.
+pub(crate) enum Checked<'a> {
+    Now(Result<RateDecision, StoreError>),
+    Later(crate::store::StoreFuture<'a>),
+}
+
 /// Every limit of one `Security`, and its background purge.
 pub(crate) struct RateLimiters {
     store: Store,
@@ -195,11 +201,13 @@ impl RateLimiters {
         }
     }
 
-    /// Applies `check` in the configured store.
-    pub(crate) async fn check(&self, check: RateCheck<'_>) -> Result<RateDecision, StoreError> {
+    /// Applies `check` in the configured store: at once in memory, or the store's own
+    /// future (already boxed) to await. Awaiting only that keeps the guard's future,
+    /// which every request allocates and moves, free of this call's state.
+    pub(crate) fn check<'a>(&'a self, check: RateCheck<'a>) -> Checked<'a> {
         match &self.store {
-            Store::Memory(memory) => Ok(memory.check_now(&check)),
-            Store::External(store) => store.check(check).await,
+            Store::Memory(memory) => Checked::Now(Ok(memory.check_now(&check))),
+            Store::External(store) => Checked::Later(store.check(check)),
         }
     }
 

@@ -18,7 +18,7 @@
 //! the merge, over the handler's, as they always were.
 
 use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, SERVER,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, SERVER,
     STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -38,29 +38,30 @@ static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 /// The value of a template slot until the response's own value is written there.
 static UNSET: HeaderValue = HeaderValue::from_static("");
-pub(crate) static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
-pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Template entries whose value belongs to the response: the handler's `Content-Type`,
-/// the request id and the draft-10 `RateLimit` fields. Each is filled per response, or
-/// removed when nothing fills it.
-const CONTENT_TYPE_SLOT: usize = 0;
-const REQUEST_ID_SLOT: usize = 1;
-const RATELIMIT_POLICY_SLOT: usize = 2;
-const RATELIMIT_SLOT: usize = 3;
+/// Template entries whose value belongs to the response: the handler's `Content-Type`
+/// and `Content-Length` (which the router sets), the request id and the draft-10
+/// `RateLimit` fields. Each is filled per response, or removed when nothing fills it; in
+/// place, the response's own headers need no room beyond the copy's.
+const SLOTS: usize = 5;
+const REQUEST_ID_SLOT: usize = 2;
+const RATELIMIT_POLICY_SLOT: usize = 3;
+const RATELIMIT_SLOT: usize = 4;
+
+fn slot_names() -> [&'static HeaderName; SLOTS] {
+    [
+        &CONTENT_TYPE,
+        &CONTENT_LENGTH,
+        &X_REQUEST_ID,
+        &RATELIMIT_POLICY,
+        &RATELIMIT,
+    ]
+}
 
 fn slot_of(name: &HeaderName) -> Option<usize> {
-    if name == CONTENT_TYPE {
-        Some(CONTENT_TYPE_SLOT)
-    } else if *name == X_REQUEST_ID {
-        Some(REQUEST_ID_SLOT)
-    } else if *name == RATELIMIT_POLICY {
-        Some(RATELIMIT_POLICY_SLOT)
-    } else if *name == RATELIMIT {
-        Some(RATELIMIT_SLOT)
-    } else {
-        None
-    }
+    slot_names().iter().position(|slot| *slot == name)
 }
 
 /// The header maps a configuration's responses start from.
@@ -70,7 +71,7 @@ pub(crate) struct HeaderProfile {
     templates: [HeaderMap; 4],
     /// Where each template's slots are, by [`slot_of`] order, in its iteration order
     /// (which its copies keep); `None` for a slot the template lacks.
-    slots: [[Option<usize>; 4]; 4],
+    slots: [[Option<usize>; SLOTS]; 4],
     /// Whether HTTPS is required, so that the HSTS templates carry the header.
     hsts: bool,
 }
@@ -102,8 +103,9 @@ impl HeaderProfile {
     /// required).
     pub(crate) fn new(hsts: Option<&HeaderValue>) -> Self {
         let template = |with_hsts: bool, draft10: bool| {
-            let mut map = HeaderMap::with_capacity(12);
+            let mut map = HeaderMap::with_capacity(13);
             map.insert(CONTENT_TYPE, UNSET.clone());
+            map.insert(CONTENT_LENGTH, UNSET.clone());
             map.insert(&CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN.clone());
             map.insert(&CROSS_ORIGIN_RESOURCE_POLICY, SAME_ORIGIN.clone());
             map.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
@@ -128,7 +130,7 @@ impl HeaderProfile {
             template(true, true),
         ];
         let slots = templates.each_ref().map(|map| {
-            let mut slots = [None; 4];
+            let mut slots = [None; SLOTS];
             for (at, name) in map.keys().enumerate() {
                 if let Some(slot) = slot_of(name) {
                     slots[slot] = Some(at);
@@ -155,7 +157,8 @@ impl HeaderProfile {
             .rate_limit
             .filter(|_| !has_rate_limit)
             .and_then(RateLimitSlot::take);
-        let mut ours: [Option<HeaderValue>; 4] = [None, facts.request_id, None, None];
+        let mut ours: [Option<HeaderValue>; SLOTS] = Default::default();
+        ours[REQUEST_ID_SLOT] = facts.request_id;
         let mut other_format = None;
         let mut draft10 = false;
         match quota {
@@ -174,7 +177,7 @@ impl HeaderProfile {
 
         // The slots the layer fills itself, found by position (no name is compared or
         // hashed); the handler's values for them are dropped.
-        let mut filled = [false; 4];
+        let mut filled = [false; SLOTS];
         for (at, value) in headers.values_mut().enumerate() {
             if let Some(slot) = self.slots[shape].iter().position(|&s| s == Some(at))
                 && let Some(ours) = ours[slot].take()
@@ -183,7 +186,7 @@ impl HeaderProfile {
                 filled[slot] = true;
             }
         }
-        let owned = |name: &HeaderName, filled: &[bool; 4]| {
+        let owned = |name: &HeaderName, filled: &[bool; SLOTS]| {
             name == X_CONTENT_TYPE_OPTIONS
                 || name == X_FRAME_OPTIONS
                 || name == REFERRER_POLICY
@@ -220,13 +223,8 @@ impl HeaderProfile {
             }
         }
         // Slots nothing filled leave the response.
-        let template_slots = if draft10 { 4 } else { 2 };
-        for (slot, name) in [&CONTENT_TYPE, &X_REQUEST_ID, &RATELIMIT_POLICY, &RATELIMIT]
-            .into_iter()
-            .enumerate()
-            .take(template_slots)
-        {
-            if !filled[slot] {
+        for (slot, name) in slot_names().into_iter().enumerate() {
+            if self.slots[shape][slot].is_some() && !filled[slot] {
                 headers.remove(name);
             }
         }
@@ -309,6 +307,7 @@ mod tests {
     /// Headers a handler may write, some of them more than once.
     const HANDLER_HEADERS: &[(&str, &[&str])] = &[
         ("content-type", &["application/json"]),
+        ("content-length", &["42"]),
         (
             "content-security-policy",
             &["default-src 'self'", "img-src *"],
@@ -450,6 +449,7 @@ mod tests {
             },
         );
         assert!(!headers.contains_key(CONTENT_TYPE));
+        assert!(!headers.contains_key(CONTENT_LENGTH));
         assert!(!headers.contains_key(&X_REQUEST_ID));
         assert!(headers.values().all(|v| !v.is_empty()), "{headers:?}");
         assert_eq!(headers.get(X_FRAME_OPTIONS), Some(&DENY));

@@ -136,7 +136,7 @@ impl RequestLog {
         }
     }
 
-    pub(crate) fn finish(self, status: http::StatusCode, request_id: &RequestId) {
+    pub(crate) fn finish(&self, status: http::StatusCode, request_id: &RequestId) {
         tracing::info!(
             target: "secure_api::request",
             request_id = request_id.as_str(),

@@ -28,11 +28,11 @@ use crate::client_ip::TrustedProxies;
 use crate::config::{ConfigError, Security};
 use crate::error::SecurityError;
 use crate::guard::ClientIp;
-use crate::limiter::RateKey;
+use crate::limiter::{Checked, RateKey};
 use crate::policy::{Policy, Rate, RateKeySource, StoreFailure};
 use crate::principal::Principal;
 use crate::ratelimit_headers::{QuotaName, QuotaState, RateLimitHeaders, ceil_secs, policy_name};
-use crate::store::{RateCheck, RateDecision};
+use crate::store::{RateCheck, RateDecision, StoreError};
 use crate::transport::RouteSlot;
 
 /// Default IPv6 prefix by which clients are bucketed.
@@ -240,14 +240,18 @@ impl Security {
         self.ensure_background_tasks();
         for limit in limits {
             let check = RateCheck::new(&limit.scope, key.as_str(), &limit.rates);
-            self.decide(
+            let decision = match self.0.limiters.check(check) {
+                Checked::Now(decision) => decision,
+                Checked::Later(future) => future.await,
+            };
+            self.settle(
                 policy,
                 parts,
                 check,
+                decision,
                 limit.on_store_error,
                 Quota::Global(&limit.name),
-            )
-            .await?;
+            )?;
         }
         Ok(())
     }
@@ -287,20 +291,33 @@ impl Security {
         };
         self.ensure_background_tasks();
         let check = RateCheck::new(policy.handler(), key.as_str(), policy.rates());
-        self.decide(policy, parts, check, policy.store_failure(), Quota::Route)
-            .await
+        let decision = match self.0.limiters.check(check) {
+            Checked::Now(decision) => decision,
+            Checked::Later(future) => future.await,
+        };
+        self.settle(
+            policy,
+            parts,
+            check,
+            decision,
+            policy.store_failure(),
+            Quota::Route,
+        )
     }
 
-    async fn decide(
+    /// What the store's `decision` on `check` means for the request: allowed (offering
+    /// its quota to the `RateLimit` fields), 429, or the policy's answer to a failed store.
+    fn settle(
         &self,
         policy: &Policy,
         parts: &Parts,
         check: RateCheck<'_>,
+        decision: Result<RateDecision, StoreError>,
         on_store_error: StoreFailure,
         quota: Quota<'_>,
     ) -> Result<(), SecurityError> {
         let throttle = &self.0.throttle;
-        match self.0.limiters.check(check).await {
+        match decision {
             Ok(decision) if decision.allowed() => {
                 if let Some(slot) = parts
                     .extensions

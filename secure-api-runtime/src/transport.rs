@@ -20,6 +20,7 @@ use crate::error::SecurityError;
 use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::ratelimit_headers::RateLimitSlot;
+use crate::redact::RequestLog;
 use crate::replay::{IdempotencyBegin, IdempotencyStore, now_secs};
 
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -85,6 +86,9 @@ pub(crate) struct RouteState {
     pub(crate) request_id: RequestId,
     /// The route's matched path and metric keys, when the router matched one.
     pub(crate) route: Option<Arc<RouteKeys>>,
+    /// The request's log line, written when its response passes the layer (when
+    /// requests are logged).
+    pub(crate) log: Option<Box<RequestLog>>,
 }
 
 /// Shared by the layer and the guard of one request.
@@ -97,6 +101,7 @@ impl RouteSlot {
         security: &Security,
         request_id: RequestId,
         route: Option<Arc<RouteKeys>>,
+        log: Option<Box<RequestLog>>,
     ) -> Self {
         RouteSlot(Arc::new(RouteState {
             policy: OnceLock::new(),
@@ -106,6 +111,7 @@ impl RouteSlot {
             security: security.clone(),
             request_id,
             route,
+            log,
         }))
     }
 
