@@ -337,7 +337,9 @@ impl AuditContext {
 /// request's [`RouteSlot`] behind the layer, else in the request extensions.
 pub(crate) enum AuditSource {
     Slot(RouteSlot),
-    Context(AuditContext),
+    // Boxed: extractors hold this across their await, and behind the layer (the usual
+    // case) it is the slot.
+    Context(Box<AuditContext>),
     None,
 }
 
@@ -348,7 +350,7 @@ impl AuditSource {
             return AuditSource::Slot(slot.clone());
         }
         match extensions.get::<AuditContext>() {
-            Some(ctx) => AuditSource::Context(ctx.clone()),
+            Some(ctx) => AuditSource::Context(Box::new(ctx.clone())),
             None => AuditSource::None,
         }
     }
@@ -357,7 +359,7 @@ impl AuditSource {
     pub(crate) fn context(&self) -> Option<AuditContext> {
         match self {
             AuditSource::Slot(slot) => slot.audit_context(),
-            AuditSource::Context(ctx) => Some(ctx.clone()),
+            AuditSource::Context(ctx) => Some(AuditContext::clone(ctx)),
             AuditSource::None => None,
         }
     }
