@@ -46,6 +46,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `RateLimit` fields. Each is filled per response, or removed when nothing fills it; in
 /// place, the response's own headers need no room beyond the copy's.
 const SLOTS: usize = 5;
+const CONTENT_LENGTH_SLOT: usize = 1;
 const REQUEST_ID_SLOT: usize = 2;
 const RATELIMIT_POLICY_SLOT: usize = 3;
 const RATELIMIT_SLOT: usize = 4;
@@ -92,6 +93,9 @@ pub(crate) struct ResponseFacts<'a> {
     pub(crate) hsts: bool,
     /// The `X-Request-Id` value.
     pub(crate) request_id: Option<HeaderValue>,
+    /// The body's exact length, when it is known: the `Content-Length` the router would
+    /// add after the layer, written in the template's slot instead.
+    pub(crate) content_length: Option<u64>,
     /// The tightest quota the guard saw, for the `RateLimit` fields.
     pub(crate) rate_limit: Option<&'a RateLimitSlot>,
     /// The route's policy, once its guard ran.
@@ -222,6 +226,16 @@ impl HeaderProfile {
                 }
             }
         }
+        // The length of the body unless the handler gave one, as the router would add it
+        // (merging moved no template entry).
+        if !filled[CONTENT_LENGTH_SLOT]
+            && let Some(length) = facts.content_length
+            && let Some(at) = self.slots[shape][CONTENT_LENGTH_SLOT]
+            && let Some(value) = headers.values_mut().nth(at)
+        {
+            *value = HeaderValue::from(length);
+            filled[CONTENT_LENGTH_SLOT] = true;
+        }
         // Slots nothing filled leave the response.
         for (slot, name) in slot_names().into_iter().enumerate() {
             if self.slots[shape][slot].is_some() && !filled[slot] {
@@ -243,13 +257,14 @@ mod tests {
     use super::*;
     use crate::ratelimit_headers::{QuotaName, QuotaState};
 
-    /// The profile as the layer set it one insert at a time: the oracle the templates
+    /// The profile as the layer set it one insert at a time, and the `Content-Length`
+    /// the router then adds when the body's length is known: the oracle the templates
     /// must agree with.
     fn reference(
         headers: &mut HeaderMap,
         credentialed: bool,
         hsts: Option<&HeaderValue>,
-        request_id: Option<HeaderValue>,
+        (request_id, content_length): (Option<HeaderValue>, Option<u64>),
         quota: Option<(RateLimitHeaders, QuotaState)>,
         policy: Option<&Policy>,
     ) {
@@ -284,6 +299,11 @@ mod tests {
         }
         if let Some(value) = request_id {
             headers.insert(&X_REQUEST_ID, value);
+        }
+        if let Some(length) = content_length
+            && !headers.contains_key(CONTENT_LENGTH)
+        {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         }
     }
 
@@ -381,7 +401,11 @@ mod tests {
                 }
                 for credentialed in [false, true] {
                     for hsts in [false, true] {
-                        for request_id in [None, Some(HeaderValue::from_static("id-1"))] {
+                        for (request_id, content_length) in [
+                            (None, None),
+                            (Some(HeaderValue::from_static("id-1")), Some(17)),
+                            (Some(HeaderValue::from_static("id-1")), None),
+                        ] {
                             for format in [
                                 None,
                                 Some(RateLimitHeaders::Draft10),
@@ -402,6 +426,7 @@ mod tests {
                                             credentialed,
                                             hsts,
                                             request_id: request_id.clone(),
+                                            content_length,
                                             rate_limit: slot.as_ref(),
                                             policy,
                                         },
@@ -411,7 +436,7 @@ mod tests {
                                         &mut want,
                                         credentialed,
                                         configured_hsts.filter(|_| hsts),
-                                        request_id.clone(),
+                                        (request_id.clone(), content_length),
                                         format.map(|f| (f, quota(7))),
                                         policy,
                                     );
@@ -420,6 +445,7 @@ mod tests {
                                         fields(&want),
                                         "handler {subset:?}, credentialed {credentialed}, \
                                          hsts {hsts} ({configured_hsts:?}), id {request_id:?}, \
+                                         length {content_length:?}, \
                                          {format:?}, {:?}",
                                         policy.map(Policy::handler)
                                     );
@@ -444,6 +470,7 @@ mod tests {
                 credentialed: false,
                 hsts: false,
                 request_id: None,
+                content_length: None,
                 rate_limit: None,
                 policy: None,
             },
