@@ -618,6 +618,27 @@ mod tests {
     }
 
     #[test]
+    fn ids_of_every_length_keep_their_text_in_headers_and_comparisons() {
+        for len in [1, 31, 32, 33, 64, MAX_REQUEST_ID_LEN] {
+            let text: String = "abc-_.:/9".chars().cycle().take(len).collect();
+            let id = RequestId::parse(&text).unwrap();
+            assert_eq!(id.as_str(), text);
+            assert_eq!(id.to_string(), text);
+            assert_eq!(
+                id.header_value().map(|v| v.as_bytes().to_vec()),
+                Some(text.clone().into_bytes())
+            );
+            let copy = id.clone();
+            assert_eq!(copy, id);
+            let other = RequestId::parse(&format!("{text}x")[1..]).unwrap();
+            assert_ne!(other, id, "{len}");
+            let state = RandomState::new();
+            assert_eq!(state.hash_one(&copy), state.hash_one(&id));
+        }
+        assert!(RequestId::parse(&"a".repeat(MAX_REQUEST_ID_LEN + 1)).is_none());
+    }
+
+    #[test]
     fn generated_ids_never_repeat_across_threads() {
         let ids: Vec<String> = (0..4)
             .map(|_| {

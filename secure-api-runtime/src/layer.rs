@@ -144,13 +144,14 @@ where
         // The configuration, the id, the route and the log travel in the slot: one
         // extension, and a response future the router boxes for every request that stays
         // within the allocator's per-thread cache.
-        let slot = RouteSlot::new(&self.security, request_id.clone(), route, log);
+        let slot = RouteSlot::new(&self.security, request_id, route, log);
         let mut hsts = false;
         let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
             scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
         }) {
-            let response =
-                audit::with_request_id(&request_id, || https.refuse_plain(&parts, credentialed));
+            let response = audit::with_request_id(&slot.0.request_id, || {
+                https.refuse_plain(&parts, credentialed)
+            });
             Kind::Ready {
                 response: Some(response),
             }
@@ -183,7 +184,7 @@ where
                 }
             } else {
                 let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
-                let inner = audit::with_request_id(&request_id, || self.inner.call(request));
+                let inner = audit::with_request_id(&slot.0.request_id, || self.inner.call(request));
                 Kind::Plain { inner }
             }
         };
