@@ -360,14 +360,12 @@ where
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
-        let content_length = http_body::Body::size_hint(response.body()).exact();
         slot.security.0.profile.apply(
             response.headers_mut(),
             ResponseFacts {
                 credentialed: *this.credentialed,
                 hsts: *this.hsts,
                 request_id: slot.request_id.header_value(),
-                content_length,
                 rate_limit: slot.rate_limit.as_ref(),
                 policy: slot.policy.get().copied(),
             },

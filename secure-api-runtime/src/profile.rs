@@ -42,11 +42,13 @@ static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Template entries whose value belongs to the response: the handler's `Content-Type`
-/// and `Content-Length` (which the router sets), the request id and the draft-10
-/// `RateLimit` fields. Each is filled per response, or removed when nothing fills it; in
-/// place, the response's own headers need no room beyond the copy's.
+/// and `Content-Length`, the request id and the draft-10 `RateLimit` fields. Each is
+/// filled per response, or removed when nothing fills it; in place, the response's own
+/// headers need no room beyond the copy's. The layer never writes `Content-Length`
+/// itself (middleware outside it may change the body): when the handler gave none, its
+/// removed slot leaves room for the one the router adds after the layer, in a table that
+/// would otherwise have to grow to twice its size.
 const SLOTS: usize = 5;
-const CONTENT_LENGTH_SLOT: usize = 1;
 const REQUEST_ID_SLOT: usize = 2;
 const RATELIMIT_POLICY_SLOT: usize = 3;
 const RATELIMIT_SLOT: usize = 4;
@@ -93,9 +95,6 @@ pub(crate) struct ResponseFacts<'a> {
     pub(crate) hsts: bool,
     /// The `X-Request-Id` value.
     pub(crate) request_id: Option<HeaderValue>,
-    /// The body's exact length, when it is known: the `Content-Length` the router would
-    /// add after the layer, written in the template's slot instead.
-    pub(crate) content_length: Option<u64>,
     /// The tightest quota the guard saw, for the `RateLimit` fields.
     pub(crate) rate_limit: Option<&'a RateLimitSlot>,
     /// The route's policy, once its guard ran.
@@ -226,16 +225,6 @@ impl HeaderProfile {
                 }
             }
         }
-        // The length of the body unless the handler gave one, as the router would add it
-        // (merging moved no template entry).
-        if !filled[CONTENT_LENGTH_SLOT]
-            && let Some(length) = facts.content_length
-            && let Some(at) = self.slots[shape][CONTENT_LENGTH_SLOT]
-            && let Some(value) = headers.values_mut().nth(at)
-        {
-            *value = HeaderValue::from(length);
-            filled[CONTENT_LENGTH_SLOT] = true;
-        }
         // Slots nothing filled leave the response.
         for (slot, name) in slot_names().into_iter().enumerate() {
             if self.slots[shape][slot].is_some() && !filled[slot] {
@@ -257,14 +246,13 @@ mod tests {
     use super::*;
     use crate::ratelimit_headers::{QuotaName, QuotaState};
 
-    /// The profile as the layer set it one insert at a time, and the `Content-Length`
-    /// the router then adds when the body's length is known: the oracle the templates
+    /// The profile as the layer set it one insert at a time: the oracle the templates
     /// must agree with.
     fn reference(
         headers: &mut HeaderMap,
         credentialed: bool,
         hsts: Option<&HeaderValue>,
-        (request_id, content_length): (Option<HeaderValue>, Option<u64>),
+        request_id: Option<HeaderValue>,
         quota: Option<(RateLimitHeaders, QuotaState)>,
         policy: Option<&Policy>,
     ) {
@@ -299,11 +287,6 @@ mod tests {
         }
         if let Some(value) = request_id {
             headers.insert(&X_REQUEST_ID, value);
-        }
-        if let Some(length) = content_length
-            && !headers.contains_key(CONTENT_LENGTH)
-        {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         }
     }
 
@@ -401,11 +384,7 @@ mod tests {
                 }
                 for credentialed in [false, true] {
                     for hsts in [false, true] {
-                        for (request_id, content_length) in [
-                            (None, None),
-                            (Some(HeaderValue::from_static("id-1")), Some(17)),
-                            (Some(HeaderValue::from_static("id-1")), None),
-                        ] {
+                        for request_id in [None, Some(HeaderValue::from_static("id-1"))] {
                             for format in [
                                 None,
                                 Some(RateLimitHeaders::Draft10),
@@ -426,7 +405,6 @@ mod tests {
                                             credentialed,
                                             hsts,
                                             request_id: request_id.clone(),
-                                            content_length,
                                             rate_limit: slot.as_ref(),
                                             policy,
                                         },
@@ -436,7 +414,7 @@ mod tests {
                                         &mut want,
                                         credentialed,
                                         configured_hsts.filter(|_| hsts),
-                                        (request_id.clone(), content_length),
+                                        request_id.clone(),
                                         format.map(|f| (f, quota(7))),
                                         policy,
                                     );
@@ -445,7 +423,6 @@ mod tests {
                                         fields(&want),
                                         "handler {subset:?}, credentialed {credentialed}, \
                                          hsts {hsts} ({configured_hsts:?}), id {request_id:?}, \
-                                         length {content_length:?}, \
                                          {format:?}, {:?}",
                                         policy.map(Policy::handler)
                                     );
@@ -470,7 +447,6 @@ mod tests {
                 credentialed: false,
                 hsts: false,
                 request_id: None,
-                content_length: None,
                 rate_limit: None,
                 policy: None,
             },
