@@ -140,3 +140,67 @@ async fn a_response_without_a_cache_policy_gets_no_store() {
     let res = Req::get("/health").send(&app()).await;
     assert_eq!(res.header("cache-control"), Some("no-store"));
 }
+
+#[tokio::test]
+async fn a_body_changed_outside_the_layer_gets_its_own_content_length() {
+    // Middleware between the layer and the router may replace the body; the length on
+    // the wire must be the new body's, which the router computes after every layer.
+    let app = axum::Router::new()
+        .route("/short", axum::routing::get(|| async { "short" }))
+        .layer(security().layer())
+        .layer(axum::middleware::map_response(
+            |response: axum::response::Response| async move {
+                response.map(|_| axum::body::Body::from("a longer body than the handler's"))
+            },
+        ));
+    let res = Req::get("/short").send(&app).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.text(), "a longer body than the handler's");
+    assert_eq!(res.header("content-length"), Some("32"));
+    assert_profile(&res, "body replaced outside the layer");
+}
+
+#[tokio::test]
+async fn the_handlers_content_type_and_length_are_kept() {
+    let app = axum::Router::new()
+        .route(
+            "/typed",
+            axum::routing::get(|| async {
+                (
+                    [
+                        ("content-type", "text/csv"),
+                        ("content-length", "3"),
+                        ("etag", "\"v1\""),
+                    ],
+                    "a,b",
+                )
+            }),
+        )
+        .route(
+            "/empty",
+            axum::routing::get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .layer(security().layer());
+    let res = Req::get("/typed").send(&app).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("text/csv"));
+    assert_eq!(res.header("content-length"), Some("3"));
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_profile(&res, "typed");
+    let res = Req::get("/empty").send(&app).await;
+    assert_eq!(res.status, 204);
+    assert!(res.header("content-type").is_none(), "{:?}", res.headers);
+    assert!(
+        res.headers
+            .get("x-request-id")
+            .is_some_and(|v| !v.is_empty()),
+        "{:?}",
+        res.headers
+    );
+    assert!(
+        res.headers.values().all(|v| !v.is_empty()),
+        "{:?}",
+        res.headers
+    );
+    assert_profile(&res, "204");
+}
