@@ -277,8 +277,8 @@ impl RateLimitSlot {
         }
     }
 
-    /// Sets the fields on a response that has none yet (a 429 carries its own).
-    /// The format and the tightest quota offered, taken out of the slot.
+    /// The format and the tightest quota offered, taken out of the slot (for a response
+    /// that carries no fields yet: a 429 has its own).
     pub(crate) fn take(&self) -> Option<(RateLimitHeaders, QuotaState)> {
         let state = self
             .state
