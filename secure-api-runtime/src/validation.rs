@@ -172,6 +172,19 @@ macro_rules! validated_extractor {
 validated_extractor!(Json, Query, Form, Path);
 
 /// Emits the audit event of an input refusal behind a guard (the guard left its context).
+/// An extracted value once its rules pass; an extractor's rejection or failed rules as
+/// the audited refusal.
+fn validated<E: ValidatedExtractor>(
+    ctx: &AuditSource,
+    extracted: Result<E, impl IntoResponse>,
+) -> Result<Valid<E>, SecurityError> {
+    let value = extracted.map_err(|r| audited(ctx, refuse_rejection(r)))?;
+    value
+        .validate_extracted()
+        .map_err(|e| audited(ctx, refuse_invalid(&e)))?;
+    Ok(Valid(value))
+}
+
 fn audited(ctx: &AuditSource, refusal: SecurityError) -> SecurityError {
     if let Some(ctx) = ctx.context() {
         audit::record(&ctx, "input", Outcome::Refused(&refusal), None);
@@ -267,13 +280,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ctx = AuditSource::of(&parts.extensions);
-        let value = E::from_request_parts(parts, state)
-            .await
-            .map_err(|r| audited(&ctx, refuse_rejection(r)))?;
-        value
-            .validate_extracted()
-            .map_err(|e| audited(&ctx, refuse_invalid(&e)))?;
-        Ok(Valid(value))
+        validated(&ctx, E::from_request_parts(parts, state).await)
     }
 }
 
@@ -295,14 +302,6 @@ where
         // of small blocks. A block of its own is cheaper than one that large. Made before
         // the async block, so that the request is not kept twice.
         let extracting = Box::pin(E::from_request(req, state));
-        async move {
-            let value = extracting
-                .await
-                .map_err(|r| audited(&ctx, refuse_rejection(r)))?;
-            value
-                .validate_extracted()
-                .map_err(|e| audited(&ctx, refuse_invalid(&e)))?;
-            Ok(Valid(value))
-        }
+        async move { validated(&ctx, extracting.await) }
     }
 }
