@@ -1,6 +1,7 @@
 //! Per-request cost through a real `Router` (in-process `oneshot`), in one run:
 //!
-//! - `bare`: the handler alone, sent the same request (token included);
+//! - `bare`: the handler alone, sent the same request (token included) and answering with
+//!   the same body;
 //! - `secure`: the same handler with `#[secure(role = ..., rate = ..., validate)]` (HS256,
 //!   a rate far above the load, the JSON body validated) behind `Security::layer`;
 //! - `hand`: the same policy assembled by hand (jsonwebtoken middleware, role check,
@@ -79,7 +80,10 @@ fn apps() -> Apps {
     Apps {
         bare: Router::new()
             .route("/secured", axum::routing::post(apps::bare_post))
-            .merge(apps::bare_routes())
+            .route(
+                "/bare/{id}",
+                axum::routing::get(apps::bare_get_with_subject),
+            )
             .with_state(()),
         secure: apps::secured_app(&security).with_state(()),
         hand: apps::hand_app(SECRET).unwrap().with_state(()),
@@ -118,6 +122,19 @@ fn check(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED, "bare POST");
+        // The bare and the secured GET answer with the same body: the handlers do the
+        // same work, and the difference between the two cases is the pipeline's.
+        let mut bodies = Vec::new();
+        for (app, path) in [(&apps.bare, "/bare/7"), (&apps.secure, "/secured/7")] {
+            let res = app.clone().oneshot(get(Some(token), path)).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            bodies.push(
+                axum::body::to_bytes(res.into_body(), usize::MAX)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(bodies[0], bodies[1], "bare and secured GET bodies");
         let res = apps.ping.clone().oneshot(get(None, "/ping")).await.unwrap();
         assert!(!res.headers().contains_key("x-content-type-options"));
         let res = apps
@@ -324,7 +341,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let token = apps::mint(SECRET, "alice", &["editor"], 3600).unwrap();
+    let token = apps::mint(SECRET, apps::BENCH_SUBJECT, &["editor"], 3600).unwrap();
     let apps = apps();
     check(&rt, &apps, &token);
     if let Ok(case) = std::env::var("BENCH_PROFILE") {

@@ -79,6 +79,16 @@ pub async fn bare_get(Path(id): Path<u64>) -> Json<Value> {
     Json(json!({ "id": id }))
 }
 
+/// The in-process bench's bare `GET`: the body the secured handler answers with (`id` and
+/// `sub`, the subject a fixed string), so that the two differ by the pipeline alone and not
+/// by one more field for the handler to serialize.
+pub async fn bare_get_with_subject(Path(id): Path<u64>) -> Json<Value> {
+    Json(json!({ "id": id, "sub": BENCH_SUBJECT }))
+}
+
+/// The subject of the benches' tokens.
+pub const BENCH_SUBJECT: &str = "alice";
+
 /// The body handler of `POST /secured` without any security (the benches' baseline).
 pub async fn bare_post(Json(item): Json<NewItem>) -> (StatusCode, Json<NewItem>) {
     (StatusCode::CREATED, Json(item))

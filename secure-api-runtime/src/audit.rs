@@ -75,31 +75,61 @@ pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
 /// assert!(RequestId::parse("has space").is_none());
 /// assert!(RequestId::parse(&"x".repeat(129)).is_none());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Bytes);
+#[derive(Clone)]
+pub struct RequestId(IdRepr);
 
-/// The text of a request id, kept inline in the one allocation its [`Bytes`] owns: clones
-/// share it, and the `X-Request-Id` value is made from it without a copy.
-struct IdText<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
+/// Longest id kept in place; generated ids (32 hex digits) always are.
+const INLINE_ID_LEN: usize = 32;
+
+/// The text of a request id. An id is cloned several times per request (the audit
+/// context, the id of the thread's current request, the response header): in place, a
+/// clone is a copy of 33 bytes, where a shared buffer would cost two atomic operations
+/// (the clone and its drop).
+#[derive(Clone)]
+enum IdRepr {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_ID_LEN],
+    },
+    /// A trusted inbound id longer than [`INLINE_ID_LEN`].
+    Shared(Bytes),
 }
 
-impl<const N: usize> AsRef<[u8]> for IdText<N> {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes[..self.len]
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
     }
 }
 
-impl<const N: usize> IdText<N> {
-    /// `text`, if it fits.
-    fn of(text: &[u8]) -> Option<Bytes> {
-        let mut bytes = [0u8; N];
-        bytes.get_mut(..text.len())?.copy_from_slice(text);
-        Some(Bytes::from_owner(IdText {
-            bytes,
-            len: text.len(),
-        }))
+impl Eq for RequestId {}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl RequestId {
+    /// The id of `text` (already checked to be acceptable).
+    fn of(text: &[u8]) -> RequestId {
+        let mut bytes = [0u8; INLINE_ID_LEN];
+        match bytes.get_mut(..text.len()) {
+            Some(head) => {
+                head.copy_from_slice(text);
+                RequestId(IdRepr::Inline {
+                    len: text.len() as u8,
+                    bytes,
+                })
+            }
+            None => RequestId(IdRepr::Shared(Bytes::copy_from_slice(text))),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            IdRepr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            IdRepr::Shared(bytes) => bytes,
+        }
     }
 }
 
@@ -119,7 +149,7 @@ impl RequestId {
         if !acceptable {
             return None;
         }
-        IdText::<MAX_REQUEST_ID_LEN>::of(value.as_bytes()).map(RequestId)
+        Some(RequestId::of(value.as_bytes()))
     }
 
     /// A new id: 32 lowercase hex digits, unique within the process and unpredictable
@@ -148,17 +178,17 @@ impl RequestId {
             h.write_u64(!n);
             (high, h.finish())
         });
-        // 32 lowercase hex digits written straight into a stack buffer (no `format!`).
-        let mut text = [0u8; 32];
-        for (i, byte) in text.iter_mut().enumerate() {
+        // 32 lowercase hex digits written in place (no `format!`, no allocation).
+        let mut bytes = [0u8; INLINE_ID_LEN];
+        for (i, byte) in bytes.iter_mut().enumerate() {
             let word = if i < 16 { high } else { low };
             let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
             *byte = b"0123456789abcdef"[nibble as usize];
         }
-        RequestId(Bytes::from_owner(IdText {
-            bytes: text,
-            len: text.len(),
-        }))
+        RequestId(IdRepr::Inline {
+            len: INLINE_ID_LEN as u8,
+            bytes,
+        })
     }
 
     /// The id as text.
@@ -168,12 +198,15 @@ impl RequestId {
     /// ```
     pub fn as_str(&self) -> &str {
         // Only ever made of ASCII (checked by `parse`, hex digits from `generate`).
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
-    /// The id as the value of `X-Request-Id`, sharing its text.
+    /// The id as the value of `X-Request-Id`.
     pub(crate) fn header_value(&self) -> Option<HeaderValue> {
-        HeaderValue::from_maybe_shared(self.0.clone()).ok()
+        match &self.0 {
+            IdRepr::Inline { .. } => HeaderValue::from_bytes(self.as_bytes()).ok(),
+            IdRepr::Shared(bytes) => HeaderValue::from_maybe_shared(bytes.clone()).ok(),
+        }
     }
 }
 
@@ -301,7 +334,7 @@ impl AuditContext {
         let slot = RouteSlot::of(&parts.extensions);
         let (route, keys): (Arc<str>, _) = match parts.extensions.get::<MatchedPath>() {
             // The layer's route, unless a nested router matched further since.
-            Some(path) => match slot.and_then(|slot| slot.route.as_ref()) {
+            Some(path) => match slot.and_then(|slot| slot.route()) {
                 Some(keys) if *keys.path == *path.as_str() => {
                     (keys.path.clone(), Some(keys.clone()))
                 }

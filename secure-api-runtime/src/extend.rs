@@ -130,7 +130,7 @@ impl<'a> GuardRequest<'a> {
     /// assert!(secure_api_runtime::GuardRequest::new(&mut parts, "h").principal().is_none());
     /// ```
     pub fn principal(&self) -> Option<&Principal> {
-        self.parts.extensions.get::<Principal>()
+        RouteSlot::principal_of(&self.parts.extensions)
     }
 
     /// The request method.
@@ -212,7 +212,7 @@ impl<'a> GuardRequest<'a> {
     /// ```
     pub fn now(&self) -> SystemTime {
         match RouteSlot::of(&self.parts.extensions) {
-            Some(slot) => slot.security.0.wall_clock.now(),
+            Some(slot) => slot.security().0.wall_clock.now(),
             None => SystemTime::now(),
         }
     }

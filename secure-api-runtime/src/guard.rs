@@ -86,12 +86,12 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             // A coverage check asking which policy guards this route: answer and stop.
             probe.answer(
                 policy,
-                RouteSlot::of(&parts.extensions).map(|s| &s.security),
+                RouteSlot::of(&parts.extensions).map(|s| s.security()),
             );
             return Err(SecurityError::misconfigured());
         }
         let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
-        let Some(security) = RouteSlot::of(&parts.extensions).map(|s| s.security.clone()) else {
+        let Some(security) = RouteSlot::of(&parts.extensions).map(|s| s.security().clone()) else {
             tracing::error!(
                 target: "secure_api",
                 handler = policy.handler(),
@@ -159,7 +159,14 @@ impl Security {
         check_sunset(policy).map_err(|e| ctx.refused_by("sunset", e))?;
         let principal = self.enforce(policy, policy_id, parts, ctx).await?;
         if let Some(principal) = &principal {
-            parts.extensions.insert(principal.clone());
+            match RouteSlot::of(&parts.extensions) {
+                Some(state) => {
+                    let _ = state.principal.set(principal.clone());
+                }
+                None => {
+                    parts.extensions.insert(principal.clone());
+                }
+            }
         }
         if policy.requires_signature() {
             let Some(principal) = &principal else {

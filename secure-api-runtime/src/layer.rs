@@ -47,7 +47,7 @@ use crate::profile::ResponseFacts;
 use crate::redact::RequestLog;
 use crate::replay::StoredResponse;
 use crate::signature::BodyDigest;
-use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteSlot};
+use crate::transport::{IDEMPOTENCY_KEY, RequestFingerprint, RouteOf, RouteSlot};
 
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -80,8 +80,10 @@ impl<S> Layer<S> for SecurityLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SecurityService {
             inner,
-            security: self.security.clone(),
-            route: Arc::default(),
+            served: Arc::new(Served {
+                security: self.security.clone(),
+                route: OnceLock::new(),
+            }),
         }
     }
 }
@@ -96,10 +98,18 @@ impl<S> Layer<S> for SecurityLayer {
 #[derive(Clone, Debug)]
 pub struct SecurityService<S> {
     inner: S,
-    security: Security,
+    /// Behind one reference count: the router clones the service for every request, and
+    /// every request's slot keeps it.
+    served: Arc<Served>,
+}
+
+/// What the requests through one [`SecurityService`] share.
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) security: Security,
     /// The matched path of the route this service wraps (`Router::layer` wraps each route
-    /// in its own service) and its metric keys, made once and shared by its requests.
-    route: Arc<OnceLock<Arc<RouteKeys>>>,
+    /// in its own service) and its metric keys, made once.
+    pub(crate) route: OnceLock<Arc<RouteKeys>>,
 }
 
 impl<S> Service<Request> for SecurityService<S>
@@ -117,37 +127,40 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let security = &self.served.security;
         let credentialed = carries_credentials(request.headers())
-            || request
-                .headers()
-                .contains_key(&self.security.0.api_keys.header);
+            || request.headers().contains_key(&security.0.api_keys.header);
         let idempotent = request.headers().contains_key(&IDEMPOTENCY_KEY);
         let signed = crate::signature::wants_body_digest(request.headers());
         let (mut parts, body) = request.into_parts();
-        let request_id = self.security.request_id_of(&parts.headers);
-        let route = parts.extensions.get::<MatchedPath>().map(|path| {
-            match self.route.get() {
-                Some(route) if *route.path == *path.as_str() => route.clone(),
-                // First request, or one service in front of several routes.
-                _ => {
+        let request_id = security.request_id_of(&parts.headers);
+        let route = match parts.extensions.get::<MatchedPath>() {
+            None => RouteOf::None,
+            Some(path) => match self.served.route.get() {
+                Some(route) if *route.path == *path.as_str() => RouteOf::Served,
+                Some(_) => RouteOf::Own(Arc::new(RouteKeys::new(path.as_str()))),
+                None => {
+                    // The first request names the route for the ones after it.
                     let route = Arc::new(RouteKeys::new(path.as_str()));
-                    let _ = self.route.set(route.clone());
-                    route
+                    match self.served.route.set(route.clone()) {
+                        Ok(()) => RouteOf::Served,
+                        Err(_) => RouteOf::Own(route),
+                    }
                 }
-            }
-        });
-        let log = self
-            .security
+            },
+        };
+        let log = security
             .0
             .log_requests
             .then(|| Box::new(RequestLog::start(&parts)));
         // The configuration, the id, the route and the log travel in the slot: one
         // extension, and a response future the router boxes for every request that stays
         // within the allocator's per-thread cache.
-        let slot = RouteSlot::new(&self.security, request_id, route, log);
+        let slot = RouteSlot::new(&self.served, request_id, route, log);
+        let security = &self.served.security;
         let mut hsts = false;
-        let kind = if let Some(https) = self.security.0.https.as_ref().filter(|_| {
-            scheme_of(&parts, &self.security.0.throttle.trusted_proxies) == RequestScheme::Http
+        let kind = if let Some(https) = security.0.https.as_ref().filter(|_| {
+            scheme_of(&parts, &security.0.throttle.trusted_proxies) == RequestScheme::Http
         }) {
             let response = audit::with_request_id(&slot.0.request_id, || {
                 https.refuse_plain(&parts, credentialed)
@@ -156,14 +169,14 @@ where
                 response: Some(response),
             }
         } else {
-            hsts = self.security.0.https.is_some();
+            hsts = security.0.https.is_some();
             // The client as the trusted-proxy settings resolve it, once, for the limits,
             // the audit, the guards and the idempotency scope alike.
-            if let Some(ip) = self.security.client_addr(&parts) {
+            if let Some(ip) = security.client_addr(&parts) {
                 parts.extensions.insert(ClientIp(ip));
             }
             parts.extensions.insert(slot.clone());
-            let limit = self.security.body_limit();
+            let limit = security.body_limit();
             if idempotent || signed {
                 // A request with an Idempotency-Key or a signature is read first (within
                 // the body cap) so that its fingerprint and body digest are known to the
@@ -360,7 +373,7 @@ where
             Poll::Ready(Ok(response)) => response,
             other => return other,
         };
-        slot.security.0.profile.apply(
+        slot.security().0.profile.apply(
             response.headers_mut(),
             ResponseFacts {
                 credentialed: *this.credentialed,

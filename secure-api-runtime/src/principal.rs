@@ -19,6 +19,7 @@ use crate::api_key::ApiKeyRecord;
 use crate::authn::AuthScheme;
 use crate::error::SecurityError;
 use crate::rbac::{EffectiveRoles, RoleHierarchy};
+use crate::transport::RouteSlot;
 
 /// Who is calling: subject, roles (as granted and as held through the hierarchy), scopes
 /// and the verified claims.
@@ -293,9 +294,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
+        RouteSlot::principal_of(&parts.extensions)
             .cloned()
             .ok_or_else(SecurityError::unauthorized)
     }
@@ -308,6 +307,6 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Principal {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Principal>().cloned())
+        Ok(RouteSlot::principal_of(&parts.extensions).cloned())
     }
 }

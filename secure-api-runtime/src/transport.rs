@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::audit::{AuditContext, RequestId, RouteKeys};
 use crate::config::Security;
 use crate::error::SecurityError;
+use crate::layer::Served;
 use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::ratelimit_headers::RateLimitSlot;
@@ -73,6 +74,10 @@ impl Drop for Ticket {
 /// one allocation and one request extension.
 pub(crate) struct RouteState {
     pub(crate) policy: OnceLock<&'static Policy>,
+    /// The principal the guard authenticated, for the `Principal` extractor and the custom
+    /// guards. Kept here rather than in the request extensions, whose table would grow
+    /// (a second allocation) for the one more entry.
+    pub(crate) principal: OnceLock<Principal>,
     pub(crate) ticket: Mutex<Option<Ticket>>,
     /// The tightest quota of an allowed request, for the `RateLimit` fields; `None` when
     /// the fields are off.
@@ -80,15 +85,40 @@ pub(crate) struct RouteState {
     /// The guard's audit context once it has allowed the request, for the validated
     /// extractors' refusals.
     pub(crate) audit: Mutex<Option<AuditContext>>,
-    /// The configuration the layer serves the request with.
-    pub(crate) security: Security,
+    /// The layer's service that serves the request: its configuration and route.
+    served: Arc<Served>,
     /// The request's id, as the layer assigned it.
     pub(crate) request_id: RequestId,
-    /// The route's matched path and metric keys, when the router matched one.
-    pub(crate) route: Option<Arc<RouteKeys>>,
+    route: RouteOf,
     /// The request's log line, written when its response passes the layer (when
     /// requests are logged).
     pub(crate) log: Option<Box<RequestLog>>,
+}
+
+/// Which route keys a request's slot has.
+pub(crate) enum RouteOf {
+    /// The router matched no route.
+    None,
+    /// The route of the service that serves the request (the usual case).
+    Served,
+    /// Another route, when one service is in front of several.
+    Own(Arc<RouteKeys>),
+}
+
+impl RouteState {
+    /// The configuration the layer serves the request with.
+    pub(crate) fn security(&self) -> &Security {
+        &self.served.security
+    }
+
+    /// The route's matched path and metric keys, when the router matched one.
+    pub(crate) fn route(&self) -> Option<&Arc<RouteKeys>> {
+        match &self.route {
+            RouteOf::None => None,
+            RouteOf::Served => self.served.route.get(),
+            RouteOf::Own(keys) => Some(keys),
+        }
+    }
 }
 
 /// Shared by the layer and the guard of one request.
@@ -96,19 +126,20 @@ pub(crate) struct RouteState {
 pub(crate) struct RouteSlot(pub(crate) Arc<RouteState>);
 
 impl RouteSlot {
-    /// The slot of a request to `route` served with `security` under `request_id`.
+    /// The slot of a request to `route` served by `served` under `request_id`.
     pub(crate) fn new(
-        security: &Security,
+        served: &Arc<Served>,
         request_id: RequestId,
-        route: Option<Arc<RouteKeys>>,
+        route: RouteOf,
         log: Option<Box<RequestLog>>,
     ) -> Self {
         RouteSlot(Arc::new(RouteState {
             policy: OnceLock::new(),
+            principal: OnceLock::new(),
             ticket: Mutex::new(None),
-            rate_limit: RateLimitSlot::new(security.rate_limit_headers()),
+            rate_limit: RateLimitSlot::new(served.security.rate_limit_headers()),
             audit: Mutex::new(None),
-            security: security.clone(),
+            served: served.clone(),
             request_id,
             route,
             log,
@@ -118,6 +149,15 @@ impl RouteSlot {
     /// The slot the layer put in `extensions`.
     pub(crate) fn of(extensions: &http::Extensions) -> Option<&RouteState> {
         extensions.get::<RouteSlot>().map(|slot| &*slot.0)
+    }
+
+    /// The principal the guard authenticated: in the slot behind the layer, otherwise in
+    /// `extensions`.
+    pub(crate) fn principal_of(extensions: &http::Extensions) -> Option<&Principal> {
+        match Self::of(extensions) {
+            Some(state) => state.principal.get(),
+            None => extensions.get::<Principal>(),
+        }
     }
 
     /// The audit context the guard left, if it allowed the request.

@@ -66,11 +66,15 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = AuditSource::of(&parts.extensions);
-        E::from_request_parts(parts, state)
-            .await
-            .map(Decoded)
-            .map_err(|r| audited(&ctx, refuse_rejection(r)))
+        match E::from_request_parts(parts, state).await {
+            Ok(value) => Ok(Decoded(value)),
+            // The audit context is looked up for a refusal only: the extractor has the
+            // same extensions before and after.
+            Err(rejection) => Err(audited(
+                &AuditSource::of(&parts.extensions),
+                refuse_rejection(rejection),
+            )),
+        }
     }
 }
 
@@ -174,15 +178,20 @@ validated_extractor!(Json, Query, Form, Path);
 /// Emits the audit event of an input refusal behind a guard (the guard left its context).
 /// An extracted value once its rules pass; an extractor's rejection or failed rules as
 /// the audited refusal.
+/// `extracted`, validated; a refusal is audited with the context `ctx` gives (looked up
+/// for refusals only).
 fn validated<E: ValidatedExtractor>(
-    ctx: &AuditSource,
+    ctx: impl FnOnce() -> AuditSource,
     extracted: Result<E, impl IntoResponse>,
 ) -> Result<Valid<E>, SecurityError> {
-    let value = extracted.map_err(|r| audited(ctx, refuse_rejection(r)))?;
-    value
-        .validate_extracted()
-        .map_err(|e| audited(ctx, refuse_invalid(&e)))?;
-    Ok(Valid(value))
+    let value = match extracted {
+        Ok(value) => value,
+        Err(rejection) => return Err(audited(&ctx(), refuse_rejection(rejection))),
+    };
+    match value.validate_extracted() {
+        Ok(()) => Ok(Valid(value)),
+        Err(errors) => Err(audited(&ctx(), refuse_invalid(&errors))),
+    }
 }
 
 fn audited(ctx: &AuditSource, refusal: SecurityError) -> SecurityError {
@@ -279,8 +288,8 @@ where
     type Rejection = SecurityError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = AuditSource::of(&parts.extensions);
-        validated(&ctx, E::from_request_parts(parts, state).await)
+        let extracted = E::from_request_parts(parts, state).await;
+        validated(|| AuditSource::of(&parts.extensions), extracted)
     }
 }
 
@@ -302,6 +311,6 @@ where
         // of small blocks. A block of its own is cheaper than one that large. Made before
         // the async block, so that the request is not kept twice.
         let extracting = Box::pin(E::from_request(req, state));
-        async move { validated(&ctx, extracting.await) }
+        async move { validated(|| ctx, extracting.await) }
     }
 }
