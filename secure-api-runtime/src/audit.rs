@@ -49,7 +49,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::error::{ErrorKind, SecurityError};
 use crate::limiter::{LimiterClock, RateKey};
 use crate::principal::Principal;
-use crate::transport::RouteSlot;
+use crate::transport::{RouteSlot, RouteState};
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "secure_api::audit";
@@ -315,9 +315,8 @@ pub(crate) fn auth_scheme(headers: &HeaderMap) -> &'static str {
 #[derive(Clone, Debug)]
 pub(crate) struct AuditContext {
     pub(crate) request_id: Option<RequestId>,
-    pub(crate) route: Arc<str>,
-    /// The route's metric keys, when the layer's route is the one the guard serves.
-    pub(crate) keys: Option<Arc<RouteKeys>>,
+    /// The route the events name.
+    route: CtxRoute,
     pub(crate) policy: &'static str,
     /// The principal once authenticated (its subject goes into the events).
     pub(crate) principal: Option<Principal>,
@@ -329,29 +328,60 @@ pub(crate) struct AuditContext {
     pub(crate) api_key_id: Option<Arc<str>>,
 }
 
+/// The route an audit event names.
+#[derive(Clone, Debug)]
+enum CtxRoute {
+    /// The route of the layer's slot, whose path and metric keys the events use: the
+    /// context holds no reference of its own (each would be two atomic operations).
+    Slot,
+    /// A route the slot does not name: no layer, or a nested router that matched further.
+    Own(Arc<str>),
+    /// No route matched: the policy's handler names it.
+    Policy,
+}
+
 impl AuditContext {
     pub(crate) fn new(policy: &'static str, parts: &Parts, client_ip: Option<IpAddr>) -> Self {
         let slot = RouteSlot::of(&parts.extensions);
-        let (route, keys): (Arc<str>, _) = match parts.extensions.get::<MatchedPath>() {
+        let route = match parts.extensions.get::<MatchedPath>() {
             // The layer's route, unless a nested router matched further since.
             Some(path) => match slot.and_then(|slot| slot.route()) {
-                Some(keys) if *keys.path == *path.as_str() => {
-                    (keys.path.clone(), Some(keys.clone()))
-                }
-                _ => (Arc::from(path.as_str()), None),
+                Some(keys) if *keys.path == *path.as_str() => CtxRoute::Slot,
+                _ => CtxRoute::Own(Arc::from(path.as_str())),
             },
-            None => (Arc::from(policy), None),
+            None => CtxRoute::Policy,
         };
         AuditContext {
             request_id: slot.map(|slot| slot.request_id.clone()),
             route,
-            keys,
             policy,
             principal: None,
             client_ip,
             auth_scheme: auth_scheme(&parts.headers),
             check: "",
             api_key_id: None,
+        }
+    }
+
+    /// The route's path, and its metric keys when they are the slot's; `slot` is the
+    /// request's [`RouteSlot`] if it has one.
+    fn route<'a>(&'a self, slot: Option<&'a RouteState>) -> (&'a str, Option<&'a Arc<RouteKeys>>) {
+        match &self.route {
+            CtxRoute::Slot => match slot.and_then(RouteState::route) {
+                Some(keys) => (&keys.path, Some(keys)),
+                None => (self.policy, None),
+            },
+            CtxRoute::Own(path) => (path, None),
+            CtxRoute::Policy => (self.policy, None),
+        }
+    }
+
+    /// The route as a metric label, sharing its text.
+    fn route_label(&self, slot: Option<&RouteState>) -> metrics::SharedString {
+        match (&self.route, slot.and_then(RouteState::route)) {
+            (CtxRoute::Slot, Some(keys)) => metrics::SharedString::from(Arc::clone(&keys.path)),
+            (CtxRoute::Own(path), _) => metrics::SharedString::from(Arc::clone(path)),
+            _ => metrics::SharedString::from(self.policy),
         }
     }
 
@@ -396,6 +426,14 @@ impl AuditSource {
             AuditSource::None => None,
         }
     }
+
+    /// The request's slot, when the context comes from one.
+    pub(crate) fn slot(&self) -> Option<&RouteState> {
+        match self {
+            AuditSource::Slot(slot) => Some(&slot.0),
+            _ => None,
+        }
+    }
 }
 
 /// What a guard or extractor decided.
@@ -408,6 +446,7 @@ pub(crate) enum Outcome<'a> {
 /// failures and throttling, the client's count.
 pub(crate) fn record(
     ctx: &AuditContext,
+    slot: Option<&RouteState>,
     stage: &'static str,
     outcome: Outcome<'_>,
     counters: Option<&ClientCounters>,
@@ -435,6 +474,7 @@ pub(crate) fn record(
         _ => None,
     };
     let request_id = ctx.request_id.as_ref().map_or("", RequestId::as_str);
+    let (route, keys) = ctx.route(slot);
     let client_ip: &dyn fmt::Display = match &ctx.client_ip {
         Some(ip) => ip,
         None => &"unknown",
@@ -443,7 +483,7 @@ pub(crate) fn record(
         target: "secure_api::audit",
         time = %utc_now(),
         request_id,
-        route = &*ctx.route,
+        route,
         policy = ctx.policy,
         stage,
         check = ctx.check,
@@ -464,7 +504,7 @@ pub(crate) fn record(
             target: "secure_api::audit",
             time = %utc_now(),
             request_id,
-            route = &*ctx.route,
+            route,
             policy = ctx.policy,
             stage,
             outcome = "burst",
@@ -480,13 +520,13 @@ pub(crate) fn record(
         metrics::counter!("secure_api_client_bursts_total").increment(1);
     }
 
-    if let (None, Some(keys)) = (kind, &ctx.keys) {
+    if let (None, Some(keys)) = (kind, keys) {
         // The most frequent decision, under a key built once for the route.
         metrics::with_recorder(|r| r.register_counter(&keys.allowed, &METRICS).increment(1));
         return;
     }
     // The route's text is shared with the labels, not copied.
-    let route = metrics::SharedString::from(Arc::clone(&ctx.route));
+    let route = ctx.route_label(slot);
     metrics::counter!(
         "secure_api_decisions_total",
         "route" => route.clone(),
@@ -506,15 +546,19 @@ pub(crate) fn record(
 }
 
 /// Records how long authentication took.
-pub(crate) fn record_authentication_time(ctx: &AuditContext, elapsed: Duration) {
-    match &ctx.keys {
-        Some(keys) => metrics::with_recorder(|r| {
+pub(crate) fn record_authentication_time(
+    ctx: &AuditContext,
+    slot: Option<&RouteState>,
+    elapsed: Duration,
+) {
+    match ctx.route(slot) {
+        (_, Some(keys)) => metrics::with_recorder(|r| {
             r.register_histogram(&keys.authentication_time, &METRICS)
                 .record(elapsed.as_secs_f64());
         }),
-        None => metrics::histogram!(
+        (_, None) => metrics::histogram!(
             "secure_api_authentication_seconds",
-            "route" => metrics::SharedString::from(Arc::clone(&ctx.route)),
+            "route" => ctx.route_label(slot),
         )
         .record(elapsed.as_secs_f64()),
     }

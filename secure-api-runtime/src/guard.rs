@@ -91,7 +91,10 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             return Err(SecurityError::misconfigured());
         }
         let mut ctx = AuditContext::new(policy.handler(), parts, client_ip(parts));
-        let Some(security) = RouteSlot::of(&parts.extensions).map(|s| s.security().clone()) else {
+        // One reference to the slot for the whole guard: the configuration and the route
+        // of the audit events are borrowed from it.
+        let slot = parts.extensions.get::<RouteSlot>().cloned();
+        let Some(state) = slot.as_ref().map(|slot| &*slot.0) else {
             tracing::error!(
                 target: "secure_api",
                 handler = policy.handler(),
@@ -99,15 +102,14 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
                  (install it with `router.layer(security.layer())`)"
             );
             let refusal = SecurityError::misconfigured();
-            audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
+            audit::record(&ctx, None, "guard", Outcome::Refused(&refusal), None);
             return Err(refusal);
         };
+        let security = state.security();
         // Tell the layer which route this is, so its response headers apply to refusals too.
-        if let Some(RouteSlot(state)) = parts.extensions.get::<RouteSlot>() {
-            let _ = state.policy.set(policy);
-        }
+        let _ = state.policy.set(policy);
         if let Err(refusal) = crate::versions::check_mounted(policy, parts) {
-            audit::record(&ctx, "guard", Outcome::Refused(&refusal), None);
+            audit::record(&ctx, Some(state), "guard", Outcome::Refused(&refusal), None);
             return Err(refusal);
         }
         let decision = security
@@ -116,29 +118,24 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
         let counters = Some(&security.0.counters);
         let ticket = match decision {
             Ok(ticket) => {
-                audit::record(&ctx, "guard", Outcome::Allowed, counters);
+                audit::record(&ctx, Some(state), "guard", Outcome::Allowed, counters);
                 ticket
             }
             Err(refusal) => {
-                audit::record(&ctx, "guard", Outcome::Refused(&refusal), counters);
+                audit::record(
+                    &ctx,
+                    Some(state),
+                    "guard",
+                    Outcome::Refused(&refusal),
+                    counters,
+                );
                 return Err(refusal);
             }
         };
-        // The context goes where the validated extractors after the guard look for it:
-        // the layer's slot, or the extensions when there is none.
-        match parts.extensions.get::<RouteSlot>() {
-            Some(RouteSlot(state)) => {
-                *state.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
-                if let Some(ticket) = ticket {
-                    *state.ticket.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
-                }
-            }
-            None => {
-                parts.extensions.insert(ctx);
-                if ticket.is_some() {
-                    return Err(SecurityError::misconfigured());
-                }
-            }
+        // The context goes where the validated extractors after the guard look for it.
+        *state.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx);
+        if let Some(ticket) = ticket {
+            *state.ticket.lock().unwrap_or_else(|e| e.into_inner()) = Some(ticket);
         }
         Ok(Guard(PhantomData))
     }
@@ -369,7 +366,11 @@ impl Security {
                 }
                 Err(refusal) => Err(refusal),
             };
-            audit::record_authentication_time(ctx, started.elapsed());
+            audit::record_authentication_time(
+                ctx,
+                RouteSlot::of(&parts.extensions),
+                started.elapsed(),
+            );
             let principal =
                 authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
             ctx.principal = Some(principal.clone());

@@ -124,51 +124,105 @@ impl Clock for LimiterClock {
 }
 
 /// What a request is throttled by, as the canonical key string the stores see.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct RateKey(String);
+#[derive(Clone)]
+pub(crate) struct RateKey(KeyText);
+
+/// Longest key kept in place (the key of an authenticated request is made on every one).
+const INLINE_KEY_LEN: usize = 46;
+
+#[derive(Clone)]
+enum KeyText {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_LEN],
+    },
+    Heap(String),
+}
+
+impl PartialEq for RateKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RateKey {}
+
+impl std::hash::Hash for RateKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for RateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RateKey").field(&self.as_str()).finish()
+    }
+}
+
+impl From<String> for RateKey {
+    fn from(key: String) -> Self {
+        RateKey(KeyText::Heap(key))
+    }
+}
 
 impl RateKey {
+    /// The key of an authenticated principal: `p:` and its subject, in place when it fits.
     pub(crate) fn principal(subject: &str) -> Self {
-        // On every authenticated request: two pushes rather than `format!`.
-        let mut key = String::with_capacity(2 + subject.len());
-        key.push_str("p:");
-        key.push_str(subject);
-        RateKey(key)
+        let mut bytes = [0u8; INLINE_KEY_LEN];
+        let len = 2 + subject.len();
+        match bytes.get_mut(..len) {
+            Some(key) => {
+                key[..2].copy_from_slice(b"p:");
+                key[2..].copy_from_slice(subject.as_bytes());
+                RateKey(KeyText::Inline {
+                    len: len as u8,
+                    bytes,
+                })
+            }
+            None => RateKey::from(format!("p:{subject}")),
+        }
     }
 
     /// IPv6 addresses are bucketed by their first `ipv6_prefix` bits (one host usually
     /// owns a whole /64); IPv4-mapped IPv6 addresses count as IPv4.
     pub(crate) fn ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
         match crate::client_ip::canonical(ip) {
-            IpAddr::V4(v4) => RateKey(format!("ip:{v4}")),
+            IpAddr::V4(v4) => RateKey::from(format!("ip:{v4}")),
             IpAddr::V6(v6) => {
                 let prefix = u32::from(ipv6_prefix.clamp(1, 128));
                 let bits = u128::from(v6) & (u128::MAX << (128 - prefix));
-                RateKey(format!("ip:{}/{prefix}", std::net::Ipv6Addr::from(bits)))
+                RateKey::from(format!("ip:{}/{prefix}", std::net::Ipv6Addr::from(bits)))
             }
         }
     }
 
     pub(crate) fn api_key(key: &str) -> Self {
-        RateKey(format!("k:{key}"))
+        RateKey::from(format!("k:{key}"))
     }
 
     /// An authenticated API key, by its id (in its own namespace: a raw header value can
     /// never collide with it).
     pub(crate) fn api_key_id(id: &str) -> Self {
-        RateKey(format!("kid:{id}"))
+        RateKey::from(format!("kid:{id}"))
     }
 
     pub(crate) fn header(name: &str, value: &str) -> Self {
-        RateKey(format!("h:{name}:{value}"))
+        RateKey::from(format!("h:{name}:{value}"))
     }
 
     pub(crate) fn custom(value: &str) -> Self {
-        RateKey(format!("u:{value}"))
+        RateKey::from(format!("u:{value}"))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Whole `&str`s only are copied in: always UTF-8.
+            KeyText::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|key| std::str::from_utf8(key).ok())
+                .unwrap_or_default(),
+            KeyText::Heap(key) => key,
+        }
     }
 }
 
@@ -280,5 +334,23 @@ mod tests {
         assert_eq!(RateKey::principal("alice").as_str(), "p:alice");
         assert_eq!(RateKey::principal("").as_str(), "p:");
         assert_ne!(RateKey::principal("1"), RateKey::api_key("1"));
+    }
+
+    #[test]
+    fn principal_keys_of_every_length_keep_their_text() {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        for len in [0, 1, 43, 44, 45, 200] {
+            for unit in ["a", "é", "👤"] {
+                let subject = unit.repeat(len);
+                let key = RateKey::principal(&subject);
+                assert_eq!(key.as_str(), format!("p:{subject}"));
+                // In place or not, one key text is one key.
+                let heap = RateKey::from(format!("p:{subject}"));
+                assert_eq!(key, heap);
+                assert_eq!(state.hash_one(&key), state.hash_one(&heap));
+                assert_ne!(key, RateKey::principal(&format!("{subject}x")));
+            }
+        }
     }
 }

@@ -194,9 +194,15 @@ fn validated<E: ValidatedExtractor>(
     }
 }
 
-fn audited(ctx: &AuditSource, refusal: SecurityError) -> SecurityError {
-    if let Some(ctx) = ctx.context() {
-        audit::record(&ctx, "input", Outcome::Refused(&refusal), None);
+fn audited(source: &AuditSource, refusal: SecurityError) -> SecurityError {
+    if let Some(ctx) = source.context() {
+        audit::record(
+            &ctx,
+            source.slot(),
+            "input",
+            Outcome::Refused(&refusal),
+            None,
+        );
     }
     refusal
 }
