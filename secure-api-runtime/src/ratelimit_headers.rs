@@ -24,6 +24,7 @@
 //! ```
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -251,11 +252,27 @@ pub(crate) fn ceil_secs(d: std::time::Duration) -> u64 {
 /// Where the guard leaves the state of the tightest quota of an allowed request, for the
 /// layer to put on the response (the guard runs inside the handler and cannot). It lives
 /// in the request's [`RouteSlot`](crate::transport::RouteSlot).
+///
+/// One request's guard offers and then its layer takes, one after the other in the same
+/// task, so the state is kept in atomics written and read with plain loads and stores (a
+/// lock would cost four atomic read-modify-write operations per request); they only make
+/// the slot shareable. A global quota's name, rarer, is kept behind a lock.
 #[derive(Debug)]
 pub(crate) struct RateLimitSlot {
     format: RateLimitHeaders,
-    state: Mutex<Option<QuotaState>>,
+    /// Whether a quota was offered and not taken yet; written last by `offer`.
+    present: AtomicBool,
+    /// The route rate's index, or [`NAMED`] for a global quota.
+    route: AtomicUsize,
+    named: Mutex<Option<String>>,
+    limit: AtomicU32,
+    window_secs: AtomicU64,
+    remaining: AtomicU32,
+    reset_secs: AtomicU64,
 }
+
+/// [`RateLimitSlot::route`] of a global quota, whose name is in `named`.
+const NAMED: usize = usize::MAX;
 
 impl RateLimitSlot {
     /// A slot for `format`; `None` when the fields are off.
@@ -264,27 +281,62 @@ impl RateLimitSlot {
             RateLimitHeaders::Off => None,
             format => Some(RateLimitSlot {
                 format,
-                state: Mutex::new(None),
+                present: AtomicBool::new(false),
+                route: AtomicUsize::new(0),
+                named: Mutex::new(None),
+                limit: AtomicU32::new(0),
+                window_secs: AtomicU64::new(0),
+                remaining: AtomicU32::new(0),
+                reset_secs: AtomicU64::new(0),
             }),
         }
     }
 
     /// Keeps `state` if it has fewer requests left than what is already there.
     pub(crate) fn offer(&self, state: QuotaState) {
-        let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_none_or(|s| state.remaining < s.remaining) {
-            *slot = Some(state);
+        if self.present.load(Ordering::Acquire)
+            && state.remaining >= self.remaining.load(Ordering::Relaxed)
+        {
+            return;
         }
+        match state.policy {
+            QuotaName::Route(index) => self.route.store(index, Ordering::Relaxed),
+            QuotaName::Named(name) => {
+                *self.named.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
+                self.route.store(NAMED, Ordering::Relaxed);
+            }
+        }
+        self.limit.store(state.limit, Ordering::Relaxed);
+        self.window_secs.store(state.window_secs, Ordering::Relaxed);
+        self.remaining.store(state.remaining, Ordering::Relaxed);
+        self.reset_secs.store(state.reset_secs, Ordering::Relaxed);
+        self.present.store(true, Ordering::Release);
     }
 
     /// The format and the tightest quota offered, taken out of the slot (for a response
     /// that carries no fields yet: a 429 has its own).
     pub(crate) fn take(&self) -> Option<(RateLimitHeaders, QuotaState)> {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
+        if !self.present.load(Ordering::Acquire) {
+            return None;
+        }
+        self.present.store(false, Ordering::Release);
+        let policy = match self.route.load(Ordering::Relaxed) {
+            NAMED => QuotaName::Named(
+                self.named
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or_default(),
+            ),
+            index => QuotaName::Route(index),
+        };
+        let state = QuotaState {
+            policy,
+            limit: self.limit.load(Ordering::Relaxed),
+            window_secs: self.window_secs.load(Ordering::Relaxed),
+            remaining: self.remaining.load(Ordering::Relaxed),
+            reset_secs: self.reset_secs.load(Ordering::Relaxed),
+        };
         Some((self.format, state))
     }
 }
@@ -292,6 +344,50 @@ impl RateLimitSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn quota(policy: QuotaName, remaining: u32) -> QuotaState {
+        QuotaState {
+            policy,
+            limit: 100,
+            window_secs: 60,
+            remaining,
+            reset_secs: u64::from(remaining) + 1,
+        }
+    }
+
+    #[test]
+    fn the_slot_keeps_the_tightest_quota_offered_until_taken() {
+        let slot = RateLimitSlot::new(RateLimitHeaders::Draft10).unwrap();
+        assert!(slot.take().is_none());
+        // Every order of three offers: the one with the fewest requests left is kept,
+        // the first of equals wins, whatever its name.
+        let offers = [
+            quota(QuotaName::Route(0), 7),
+            quota(QuotaName::Named("per-ip".into()), 3),
+            quota(QuotaName::Route(1), 3),
+        ];
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            for &i in &order {
+                slot.offer(offers[i].clone());
+            }
+            let (format, kept) = slot.take().unwrap();
+            assert_eq!(format, RateLimitHeaders::Draft10);
+            let first_of_three = order.iter().find(|&&i| i != 0).copied().unwrap();
+            assert_eq!(kept.policy, offers[first_of_three].policy, "{order:?}");
+            assert_eq!(kept.remaining, 3);
+            assert_eq!(kept.reset_secs, 4);
+            assert_eq!((kept.limit, kept.window_secs), (100, 60));
+            assert!(slot.take().is_none(), "taken once");
+        }
+        assert!(RateLimitSlot::new(RateLimitHeaders::Off).is_none());
+    }
 
     fn fields(format: RateLimitHeaders, state: &QuotaState) -> Vec<(String, String)> {
         let mut headers = HeaderMap::new();
