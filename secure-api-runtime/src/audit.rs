@@ -318,7 +318,8 @@ pub(crate) struct AuditContext {
     /// The route the events name.
     route: CtxRoute,
     pub(crate) policy: &'static str,
-    /// The principal once authenticated (its subject goes into the events).
+    /// The principal once authenticated (its subject goes into the events), when the
+    /// request has no slot to keep it.
     pub(crate) principal: Option<Principal>,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) auth_scheme: &'static str,
@@ -475,6 +476,11 @@ pub(crate) fn record(
     };
     let request_id = ctx.request_id.as_ref().map_or("", RequestId::as_str);
     let (route, keys) = ctx.route(slot);
+    let principal = ctx
+        .principal
+        .as_ref()
+        .or_else(|| slot.and_then(|slot| slot.principal.get()))
+        .map_or("", Principal::subject);
     let client_ip: &dyn fmt::Display = match &ctx.client_ip {
         Some(ip) => ip,
         None => &"unknown",
@@ -490,7 +496,7 @@ pub(crate) fn record(
         outcome,
         reason,
         status,
-        principal = ctx.principal.as_ref().map_or("", Principal::subject),
+        principal,
         client_ip = %client_ip,
         auth_scheme = ctx.auth_scheme,
         api_key_id = ctx.api_key_id.as_deref().unwrap_or(""),
@@ -510,7 +516,7 @@ pub(crate) fn record(
             outcome = "burst",
             reason,
             status,
-            principal = ctx.principal.as_ref().map_or("", Principal::subject),
+            principal,
             client_ip = %client_ip,
             auth_scheme = ctx.auth_scheme,
             client_failures = count,

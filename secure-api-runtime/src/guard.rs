@@ -155,15 +155,11 @@ impl Security {
     ) -> Result<Option<Ticket>, SecurityError> {
         check_sunset(policy).map_err(|e| ctx.refused_by("sunset", e))?;
         let principal = self.enforce(policy, policy_id, parts, ctx).await?;
-        if let Some(principal) = &principal {
-            match RouteSlot::of(&parts.extensions) {
-                Some(state) => {
-                    let _ = state.principal.set(principal.clone());
-                }
-                None => {
-                    parts.extensions.insert(principal.clone());
-                }
-            }
+        if let Some(principal) = &principal
+            && RouteSlot::of(&parts.extensions).is_none()
+        {
+            // Behind the layer `enforce` left it in the slot.
+            parts.extensions.insert(principal.clone());
         }
         if policy.requires_signature() {
             let Some(principal) = &principal else {
@@ -373,7 +369,14 @@ impl Security {
             );
             let principal =
                 authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
-            ctx.principal = Some(principal.clone());
+            // For the audit events from here on and the extractors after the guard: in the
+            // slot (one reference for both), or in the context without one.
+            match RouteSlot::of(&parts.extensions) {
+                Some(state) => {
+                    let _ = state.principal.set(principal.clone());
+                }
+                None => ctx.principal = Some(principal.clone()),
+            }
             // Right after authentication, whether the token was verified now or cached.
             self.check_revocation(&principal)
                 .await
