@@ -180,11 +180,8 @@ impl RequestId {
         });
         // 32 lowercase hex digits written in place (no `format!`, no allocation).
         let mut bytes = [0u8; INLINE_ID_LEN];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            let word = if i < 16 { high } else { low };
-            let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
-            *byte = b"0123456789abcdef"[nibble as usize];
-        }
+        bytes[..16].copy_from_slice(&hex16(high));
+        bytes[16..].copy_from_slice(&hex16(low));
         RequestId(IdRepr::Inline {
             len: INLINE_ID_LEN as u8,
             bytes,
@@ -208,6 +205,22 @@ impl RequestId {
             IdRepr::Shared(bytes) => HeaderValue::from_maybe_shared(bytes.clone()).ok(),
         }
     }
+}
+
+/// `x` as 16 lowercase hex digits, most significant first, computed on all of them at once:
+/// each nibble is spread into a byte of its own, then turned into its digit.
+fn hex16(x: u64) -> [u8; 16] {
+    const LOW_NIBBLES: u128 = 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+    const EACH_BYTE: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    let mut v = u128::from(x);
+    v = (v | (v << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    v = (v | (v << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    v = (v | (v << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    v = (v | (v << 4)) & LOW_NIBBLES;
+    // Byte i now holds nibble i (0..=15). A nibble of 10 or more carries into bit 4 when 6
+    // is added to it; those get the distance from ':' (after '9') to 'a' as well.
+    let letters = ((v + 6 * EACH_BYTE) >> 4) & EACH_BYTE;
+    (v + u128::from(b'0') * EACH_BYTE + letters * u128::from(b'a' - b'9' - 1)).to_be_bytes()
 }
 
 impl fmt::Debug for RequestId {
@@ -753,6 +766,33 @@ mod tests {
             );
         }
         assert_ne!(RequestId::generate(), RequestId::generate());
+    }
+
+    #[test]
+    fn hex_digits_are_those_of_format() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for edge in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xa,
+            0xf0,
+            u64::MAX,
+            u64::MAX - 1,
+            1 << 63,
+        ] {
+            assert_eq!(hex16(edge), *format!("{edge:016x}").as_bytes(), "{edge:#x}");
+        }
+        for _ in 0..10_000 {
+            // xorshift: values with every nibble in every position.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert_eq!(hex16(x), *format!("{x:016x}").as_bytes(), "{x:#x}");
+        }
     }
 
     #[test]

@@ -108,7 +108,6 @@ impl HeaderProfile {
         let template = |with_hsts: bool, draft10: bool| {
             let mut map = HeaderMap::with_capacity(13);
             map.insert(CONTENT_TYPE, UNSET.clone());
-            map.insert(CONTENT_LENGTH, UNSET.clone());
             map.insert(&CROSS_ORIGIN_OPENER_POLICY, SAME_ORIGIN.clone());
             map.insert(&CROSS_ORIGIN_RESOURCE_POLICY, SAME_ORIGIN.clone());
             map.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
@@ -124,6 +123,9 @@ impl HeaderProfile {
             if let Some(value) = hsts.filter(|_| with_hsts) {
                 map.insert(STRICT_TRANSPORT_SECURITY, value.clone());
             }
+            // Last: usually removed (the router writes it after the layer), and removing
+            // the last entry moves no other.
+            map.insert(CONTENT_LENGTH, UNSET.clone());
             map
         };
         let templates = [
