@@ -410,43 +410,25 @@ impl AuditContext {
     }
 }
 
-/// Where an extractor that runs after the guard finds the guard's [`AuditContext`]: in the
-/// request's [`RouteSlot`] behind the layer, else in the request extensions.
-pub(crate) enum AuditSource {
-    Slot(RouteSlot),
-    // Boxed: extractors hold this across their await, and behind the layer (the usual
-    // case) it is the slot.
-    Context(Box<AuditContext>),
-    None,
-}
+/// Where an extractor that runs after the guard finds the guard's [`AuditContext`]: the
+/// request's [`RouteSlot`] (an allowed request always has one: without the layer the guard
+/// refuses).
+pub(crate) struct AuditSource(Option<RouteSlot>);
 
 impl AuditSource {
     /// Looks in the extensions; the context itself is only read back by [`Self::context`].
     pub(crate) fn of(extensions: &http::Extensions) -> Self {
-        if let Some(slot) = extensions.get::<RouteSlot>() {
-            return AuditSource::Slot(slot.clone());
-        }
-        match extensions.get::<AuditContext>() {
-            Some(ctx) => AuditSource::Context(Box::new(ctx.clone())),
-            None => AuditSource::None,
-        }
+        AuditSource(extensions.get::<RouteSlot>().cloned())
     }
 
     /// The context the guard left, if it allowed the request.
     pub(crate) fn context(&self) -> Option<AuditContext> {
-        match self {
-            AuditSource::Slot(slot) => slot.audit_context(),
-            AuditSource::Context(ctx) => Some(AuditContext::clone(ctx)),
-            AuditSource::None => None,
-        }
+        self.0.as_ref().and_then(RouteSlot::audit_context)
     }
 
-    /// The request's slot, when the context comes from one.
+    /// The request's slot.
     pub(crate) fn slot(&self) -> Option<&RouteState> {
-        match self {
-            AuditSource::Slot(slot) => Some(&slot.0),
-            _ => None,
-        }
+        self.0.as_ref().map(|slot| &*slot.0)
     }
 }
 

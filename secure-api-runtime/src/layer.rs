@@ -157,7 +157,6 @@ where
         // extension, and a response future the router boxes for every request that stays
         // within the allocator's per-thread cache.
         let slot = RouteSlot::new(&self.served, request_id, route, log);
-        let security = &self.served.security;
         let mut hsts = false;
         let kind = if let Some(https) = security.0.https.as_ref().filter(|_| {
             scheme_of(&parts, &security.0.throttle.trusted_proxies) == RequestScheme::Http

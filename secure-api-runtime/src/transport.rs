@@ -151,13 +151,12 @@ impl RouteSlot {
         extensions.get::<RouteSlot>().map(|slot| &*slot.0)
     }
 
-    /// The principal the guard authenticated: in the slot behind the layer, otherwise in
-    /// `extensions`.
+    /// The principal the guard authenticated (in the slot behind the layer), else one the
+    /// application put in `extensions` itself.
     pub(crate) fn principal_of(extensions: &http::Extensions) -> Option<&Principal> {
-        match Self::of(extensions) {
-            Some(state) => state.principal.get(),
-            None => extensions.get::<Principal>(),
-        }
+        Self::of(extensions)
+            .and_then(|state| state.principal.get())
+            .or_else(|| extensions.get::<Principal>())
     }
 
     /// The audit context the guard left, if it allowed the request.

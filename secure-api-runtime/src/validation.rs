@@ -175,11 +175,8 @@ macro_rules! validated_extractor {
 }
 validated_extractor!(Json, Query, Form, Path);
 
-/// Emits the audit event of an input refusal behind a guard (the guard left its context).
 /// An extracted value once its rules pass; an extractor's rejection or failed rules as
-/// the audited refusal.
-/// `extracted`, validated; a refusal is audited with the context `ctx` gives (looked up
-/// for refusals only).
+/// the refusal, audited with the context `ctx` gives (looked up for refusals only).
 fn validated<E: ValidatedExtractor>(
     ctx: impl FnOnce() -> AuditSource,
     extracted: Result<E, impl IntoResponse>,
@@ -194,6 +191,7 @@ fn validated<E: ValidatedExtractor>(
     }
 }
 
+/// Emits the audit event of an input refusal behind a guard (the guard left its context).
 fn audited(source: &AuditSource, refusal: SecurityError) -> SecurityError {
     if let Some(ctx) = source.context() {
         audit::record(

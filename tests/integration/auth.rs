@@ -322,3 +322,37 @@ async fn a_per_ip_limit_without_a_known_client_address_refuses_with_500() {
     let res = Req::get("/v1/ping").send(&app()).await;
     res.problem(500, "server_error");
 }
+
+#[tokio::test]
+async fn a_principal_the_application_puts_in_the_extensions_is_extracted_behind_the_layer() {
+    use secure_api::Principal;
+    // A route without `#[secure]`, behind the layer, whose own middleware authenticates:
+    // the guard keeps its principals in the request's slot, and the extractor still finds
+    // this one.
+    async fn whoami(principal: Option<Principal>) -> String {
+        principal.map_or_else(|| "nobody".to_owned(), |p| p.subject().to_owned())
+    }
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .route_layer(axum::middleware::map_request(
+            |mut request: axum::extract::Request| async move {
+                if request.headers().contains_key("x-service") {
+                    request.extensions_mut().insert(Principal::new(
+                        "svc",
+                        ["viewer"],
+                        [] as [&str; 0],
+                    ));
+                }
+                request
+            },
+        ))
+        .layer(security().layer());
+    let res = Req::get("/whoami")
+        .header("x-service", "1")
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.text(), "svc");
+    let res = Req::get("/whoami").send(&app).await;
+    assert_eq!(res.text(), "nobody");
+}
