@@ -41,7 +41,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, MatchedPath};
-use bytes::Bytes;
 use governor::clock::Clock;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -49,6 +48,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::error::{ErrorKind, SecurityError};
 use crate::limiter::{LimiterClock, RateKey};
 use crate::principal::Principal;
+use crate::text::InlineText;
 use crate::transport::{RouteSlot, RouteState};
 
 /// The `tracing` target of audit events.
@@ -75,63 +75,12 @@ pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
 /// assert!(RequestId::parse("has space").is_none());
 /// assert!(RequestId::parse(&"x".repeat(129)).is_none());
 /// ```
-#[derive(Clone)]
-pub struct RequestId(IdRepr);
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(InlineText<INLINE_ID_LEN>);
 
-/// Longest id kept in place; generated ids (32 hex digits) always are.
+/// Longest id kept in place (an id is cloned several times per request: the audit context,
+/// the thread's current id, the response header); generated ids (32 hex digits) always are.
 const INLINE_ID_LEN: usize = 32;
-
-/// The text of a request id. An id is cloned several times per request (the audit
-/// context, the id of the thread's current request, the response header): in place, a
-/// clone is a copy of 33 bytes, where a shared buffer would cost two atomic operations
-/// (the clone and its drop).
-#[derive(Clone)]
-enum IdRepr {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_ID_LEN],
-    },
-    /// A trusted inbound id longer than [`INLINE_ID_LEN`].
-    Shared(Bytes),
-}
-
-impl PartialEq for RequestId {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for RequestId {}
-
-impl std::hash::Hash for RequestId {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
-}
-
-impl RequestId {
-    /// The id of `text` (already checked to be acceptable).
-    fn of(text: &[u8]) -> RequestId {
-        let mut bytes = [0u8; INLINE_ID_LEN];
-        match bytes.get_mut(..text.len()) {
-            Some(head) => {
-                head.copy_from_slice(text);
-                RequestId(IdRepr::Inline {
-                    len: text.len() as u8,
-                    bytes,
-                })
-            }
-            None => RequestId(IdRepr::Shared(Bytes::copy_from_slice(text))),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            IdRepr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
-            IdRepr::Shared(bytes) => bytes,
-        }
-    }
-}
 
 impl RequestId {
     /// An id from untrusted text: `None` unless it is 1 to [`MAX_REQUEST_ID_LEN`] characters
@@ -149,7 +98,7 @@ impl RequestId {
         if !acceptable {
             return None;
         }
-        Some(RequestId::of(value.as_bytes()))
+        Some(RequestId(InlineText::concat(&[value.as_bytes()])))
     }
 
     /// A new id: 32 lowercase hex digits, unique within the process and unpredictable
@@ -182,7 +131,7 @@ impl RequestId {
         let mut bytes = [0u8; INLINE_ID_LEN];
         bytes[..16].copy_from_slice(&hex16(high));
         bytes[16..].copy_from_slice(&hex16(low));
-        RequestId(IdRepr::Inline {
+        RequestId(InlineText::Inline {
             len: INLINE_ID_LEN as u8,
             bytes,
         })
@@ -195,14 +144,14 @@ impl RequestId {
     /// ```
     pub fn as_str(&self) -> &str {
         // Only ever made of ASCII (checked by `parse`, hex digits from `generate`).
-        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+        self.0.as_str()
     }
 
     /// The id as the value of `X-Request-Id`.
     pub(crate) fn header_value(&self) -> Option<HeaderValue> {
         match &self.0 {
-            IdRepr::Inline { .. } => HeaderValue::from_bytes(self.as_bytes()).ok(),
-            IdRepr::Shared(bytes) => HeaderValue::from_maybe_shared(bytes.clone()).ok(),
+            InlineText::Inline { .. } => HeaderValue::from_bytes(self.0.as_bytes()).ok(),
+            InlineText::Shared(bytes) => HeaderValue::from_maybe_shared(bytes.clone()).ok(),
         }
     }
 }

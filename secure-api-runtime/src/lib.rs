@@ -87,6 +87,7 @@ mod revocation;
 pub mod routing;
 pub mod signature;
 mod store;
+mod text;
 mod throttle;
 mod token_cache;
 mod transport;

@@ -27,6 +27,7 @@ use governor::clock::{Clock, QuantaClock, QuantaInstant, Reference};
 use governor::nanos::Nanos;
 
 use crate::store::{MemoryStore, RateCheck, RateDecision, RateLimitStore, StoreError};
+use crate::text::InlineText;
 
 /// A clock that only moves when told to, for tests of throttling that never sleep.
 ///
@@ -124,34 +125,11 @@ impl Clock for LimiterClock {
 }
 
 /// What a request is throttled by, as the canonical key string the stores see.
-#[derive(Clone)]
-pub(crate) struct RateKey(KeyText);
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct RateKey(InlineText<INLINE_KEY_LEN>);
 
 /// Longest key kept in place (the key of an authenticated request is made on every one).
 const INLINE_KEY_LEN: usize = 46;
-
-#[derive(Clone)]
-enum KeyText {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_LEN],
-    },
-    Heap(String),
-}
-
-impl PartialEq for RateKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for RateKey {}
-
-impl std::hash::Hash for RateKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
 
 impl std::fmt::Debug for RateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,26 +139,14 @@ impl std::fmt::Debug for RateKey {
 
 impl From<String> for RateKey {
     fn from(key: String) -> Self {
-        RateKey(KeyText::Heap(key))
+        RateKey(InlineText::from(key))
     }
 }
 
 impl RateKey {
     /// The key of an authenticated principal: `p:` and its subject, in place when it fits.
     pub(crate) fn principal(subject: &str) -> Self {
-        let mut bytes = [0u8; INLINE_KEY_LEN];
-        let len = 2 + subject.len();
-        match bytes.get_mut(..len) {
-            Some(key) => {
-                key[..2].copy_from_slice(b"p:");
-                key[2..].copy_from_slice(subject.as_bytes());
-                RateKey(KeyText::Inline {
-                    len: len as u8,
-                    bytes,
-                })
-            }
-            None => RateKey::from(format!("p:{subject}")),
-        }
+        RateKey(InlineText::concat(&[b"p:", subject.as_bytes()]))
     }
 
     /// IPv6 addresses are bucketed by their first `ipv6_prefix` bits (one host usually
@@ -215,14 +181,7 @@ impl RateKey {
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        match &self.0 {
-            // Whole `&str`s only are copied in: always UTF-8.
-            KeyText::Inline { len, bytes } => bytes
-                .get(..usize::from(*len))
-                .and_then(|key| std::str::from_utf8(key).ok())
-                .unwrap_or_default(),
-            KeyText::Heap(key) => key,
-        }
+        self.0.as_str()
     }
 }
 
