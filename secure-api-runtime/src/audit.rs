@@ -194,23 +194,45 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
+/// An id kept in place, as a plain copy.
+type InlineId = (u8, [u8; INLINE_ID_LEN]);
+
 thread_local! {
     /// The id of the request whose future the layer is polling on this thread, so that a
-    /// refusal rendered anywhere inside it (guard, extractor, handler) can carry it.
-    static CURRENT_REQUEST_ID: RefCell<Option<RequestId>> = const { RefCell::new(None) };
+    /// refusal rendered anywhere inside it (guard, extractor, handler) can carry it: here
+    /// when it is kept in place (every generated id is), so that setting and restoring it
+    /// is a copy, with no borrow flag and no destructor for the thread to register;
+    static CURRENT_INLINE_ID: Cell<Option<InlineId>> = const { Cell::new(None) };
+    /// and here, a longer id from a trusted header, while the one above is `None`.
+    static CURRENT_SHARED_ID: RefCell<Option<RequestId>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with `id` as the current request id of this thread.
 pub(crate) fn with_request_id<R>(id: &RequestId, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT_REQUEST_ID.with(|c| c.replace(Some(id.clone())));
-    let out = f();
-    CURRENT_REQUEST_ID.with(|c| *c.borrow_mut() = previous);
-    out
+    match &id.0 {
+        InlineText::Inline { len, bytes } => {
+            let previous = CURRENT_INLINE_ID.replace(Some((*len, *bytes)));
+            let out = f();
+            CURRENT_INLINE_ID.set(previous);
+            out
+        }
+        InlineText::Shared(_) => {
+            let previous_inline = CURRENT_INLINE_ID.take();
+            let previous = CURRENT_SHARED_ID.with(|c| c.replace(Some(id.clone())));
+            let out = f();
+            CURRENT_SHARED_ID.with(|c| *c.borrow_mut() = previous);
+            CURRENT_INLINE_ID.set(previous_inline);
+            out
+        }
+    }
 }
 
 /// The id of the request being polled on this thread, if any.
 pub(crate) fn current_request_id() -> Option<RequestId> {
-    CURRENT_REQUEST_ID.with(|c| c.borrow().clone())
+    match CURRENT_INLINE_ID.get() {
+        Some((len, bytes)) => Some(RequestId(InlineText::Inline { len, bytes })),
+        None => CURRENT_SHARED_ID.with(|c| c.borrow().clone()),
+    }
 }
 
 /// `time` of audit events: UTC, RFC 3339, milliseconds.
@@ -617,6 +639,32 @@ impl ClientCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_request_id_is_the_innermost_one_whichever_way_it_is_kept() {
+        let short = RequestId::parse("short-id").unwrap();
+        let long = RequestId::parse(&"l".repeat(MAX_REQUEST_ID_LEN)).unwrap();
+        let generated = RequestId::generate();
+        assert!(matches!(long.0, InlineText::Shared(_)));
+        assert!(matches!(short.0, InlineText::Inline { .. }));
+        let current = || current_request_id().map(|id| id.as_str().to_owned());
+        let text = |id: &RequestId| Some(id.as_str().to_owned());
+        assert_eq!(current(), None);
+        for (outer, inner) in [
+            (&short, &long),
+            (&long, &short),
+            (&long, &long),
+            (&short, &generated),
+            (&generated, &long),
+        ] {
+            with_request_id(outer, || {
+                assert_eq!(current(), text(outer));
+                with_request_id(inner, || assert_eq!(current(), text(inner)));
+                assert_eq!(current(), text(outer), "restored after {inner:?}");
+            });
+            assert_eq!(current(), None);
+        }
+    }
 
     #[test]
     fn utc_time_is_rfc3339() {
