@@ -207,23 +207,40 @@ thread_local! {
     static CURRENT_SHARED_ID: RefCell<Option<RequestId>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with `id` as the current request id of this thread.
+/// Runs `f` with `id` as the current request id of this thread. The previous one is put
+/// back however `f` ends, a panic included (a handler's, which the runtime catches), so
+/// that no id outlives its request on the thread.
 pub(crate) fn with_request_id<R>(id: &RequestId, f: impl FnOnce() -> R) -> R {
     match &id.0 {
         InlineText::Inline { len, bytes } => {
-            let previous = CURRENT_INLINE_ID.replace(Some((*len, *bytes)));
-            let out = f();
-            CURRENT_INLINE_ID.set(previous);
-            out
+            let _restore = RestoreInline(CURRENT_INLINE_ID.replace(Some((*len, *bytes))));
+            f()
         }
         InlineText::Shared(_) => {
-            let previous_inline = CURRENT_INLINE_ID.take();
-            let previous = CURRENT_SHARED_ID.with(|c| c.replace(Some(id.clone())));
-            let out = f();
-            CURRENT_SHARED_ID.with(|c| *c.borrow_mut() = previous);
-            CURRENT_INLINE_ID.set(previous_inline);
-            out
+            let _restore_inline = RestoreInline(CURRENT_INLINE_ID.take());
+            let _restore = RestoreShared(CURRENT_SHARED_ID.with(|c| c.replace(Some(id.clone()))));
+            f()
         }
+    }
+}
+
+/// Puts back the in-place id it holds when dropped.
+struct RestoreInline(Option<InlineId>);
+
+impl Drop for RestoreInline {
+    fn drop(&mut self) {
+        CURRENT_INLINE_ID.set(self.0);
+    }
+}
+
+/// Puts back the longer id it holds when dropped.
+struct RestoreShared(Option<RequestId>);
+
+impl Drop for RestoreShared {
+    fn drop(&mut self) {
+        // `try_with`: never a panic while unwinding, even as the thread ends.
+        let previous = self.0.take();
+        let _ = CURRENT_SHARED_ID.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
@@ -663,6 +680,26 @@ mod tests {
                 assert_eq!(current(), text(outer), "restored after {inner:?}");
             });
             assert_eq!(current(), None);
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_scope_leaves_no_request_id_behind() {
+        let long = RequestId::parse(&"l".repeat(MAX_REQUEST_ID_LEN)).unwrap();
+        for id in [RequestId::generate(), long] {
+            let outer = RequestId::parse("outer").unwrap();
+            with_request_id(&outer, || {
+                let caught = std::panic::catch_unwind(|| {
+                    with_request_id(&id, || panic!("handler panicked"));
+                });
+                assert!(caught.is_err());
+                assert_eq!(current_request_id(), Some(outer.clone()));
+            });
+            let caught = std::panic::catch_unwind(|| {
+                with_request_id(&id, || panic!("handler panicked"));
+            });
+            assert!(caught.is_err());
+            assert_eq!(current_request_id(), None, "{id:?}");
         }
     }
 
