@@ -238,9 +238,14 @@ struct RestoreShared(Option<RequestId>);
 
 impl Drop for RestoreShared {
     fn drop(&mut self) {
-        // `try_with`: never a panic while unwinding, even as the thread ends.
+        // `try_with` and `try_borrow_mut`: never a panic while unwinding, even as the
+        // thread ends.
         let previous = self.0.take();
-        let _ = CURRENT_SHARED_ID.try_with(|c| *c.borrow_mut() = previous);
+        let _ = CURRENT_SHARED_ID.try_with(|c| {
+            if let Ok(mut current) = c.try_borrow_mut() {
+                *current = previous;
+            }
+        });
     }
 }
 
