@@ -356,3 +356,35 @@ async fn a_principal_the_application_puts_in_the_extensions_is_extracted_behind_
     let res = Req::get("/whoami").send(&app).await;
     assert_eq!(res.text(), "nobody");
 }
+
+#[tokio::test]
+async fn a_principal_in_the_extensions_neither_authenticates_nor_replaces_the_tokens() {
+    use secure_api::Principal;
+    // Middleware inside the layer puts its own principal in every request: on a `#[secure]`
+    // route the guard still authenticates the token alone, and the handler gets the token's
+    // principal.
+    let app = Router::new()
+        .route("/v1/me", get(handlers::me))
+        .route_layer(axum::middleware::map_request(
+            |mut request: axum::extract::Request| async move {
+                request.extensions_mut().insert(Principal::new(
+                    "mallory",
+                    ["admin"],
+                    [] as [&str; 0],
+                ));
+                request
+            },
+        ))
+        .layer(security().layer());
+    let res = Req::get("/v1/me")
+        .bearer(&token("alice", ["viewer"]))
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["sub"], "alice");
+    assert_eq!(res.json()["roles"], json!(["viewer"]));
+    Req::get("/v1/me")
+        .send(&app)
+        .await
+        .assert_missing_credentials();
+}
