@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Limited};
 
 use tower::{Layer, Service};
@@ -195,7 +196,15 @@ where
                     }),
                 }
             } else {
-                let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
+                // A body at its end (a GET's, a zero Content-Length) has nothing to cap: by
+                // the body contract its next frame is `None`, and hyper derives that from
+                // the request's framing, not from anything the client can overstate.
+                let body = if body.is_end_stream() {
+                    body
+                } else {
+                    Body::new(Limited::new(body, limit))
+                };
+                let request = Request::from_parts(parts, body);
                 let inner = audit::with_request_id(&slot.0.request_id, || self.inner.call(request));
                 Kind::Plain { inner }
             }
