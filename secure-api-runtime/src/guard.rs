@@ -32,6 +32,7 @@
 //! ```
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
@@ -45,7 +46,9 @@ use crate::error::SecurityError;
 use crate::policy::{Policy, PolicySource};
 use crate::principal::Principal;
 use crate::registry::PolicyProbe;
-use crate::transport::{RouteSlot, Ticket, begin_idempotent, check_single_use, check_sunset};
+use crate::transport::{
+    RouteSlot, RouteState, Ticket, begin_idempotent, check_single_use, check_sunset,
+};
 
 /// Proof that the request passed the policy `P`: the extractor `#[secure]` injects first,
 /// which refuses credentials in the URL, authenticates, authorizes and throttles, in that
@@ -113,7 +116,7 @@ impl<P: PolicySource, S: Send + Sync> FromRequestParts<S> for Guard<P> {
             return Err(refusal);
         }
         let decision = security
-            .admit::<P>(policy, TypeId::of::<P>(), parts, &mut ctx)
+            .admit::<P>(policy, TypeId::of::<P>(), state, parts, &mut ctx)
             .await;
         let counters = Some(&security.0.counters);
         let ticket = match decision {
@@ -150,19 +153,15 @@ impl Security {
         &self,
         policy: &'static Policy,
         policy_id: TypeId,
+        state: &RouteState,
         parts: &mut Parts,
         ctx: &mut AuditContext,
     ) -> Result<Option<Ticket>, SecurityError> {
         check_sunset(policy).map_err(|e| ctx.refused_by("sunset", e))?;
-        let principal = self.enforce(policy, policy_id, parts, ctx).await?;
-        if let Some(principal) = &principal
-            && RouteSlot::of(&parts.extensions).is_none()
-        {
-            // Behind the layer `enforce` left it in the slot.
-            parts.extensions.insert(principal.clone());
-        }
+        let principal = self.enforce(policy, policy_id, state, parts, ctx).await?;
+        let principal = principal.as_deref();
         if policy.requires_signature() {
-            let Some(principal) = &principal else {
+            let Some(principal) = principal else {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`signed` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
@@ -176,7 +175,7 @@ impl Security {
             .await
             .map_err(|error| ctx.refused_by("guard", error.with_realm(self.0.realm.clone())))?;
         if policy.requires_single_use_tokens() {
-            let Some(principal) = &principal else {
+            let Some(principal) = principal else {
                 tracing::error!(target: "secure_api", handler = policy.handler(), "`replay` on a public policy; refusing");
                 return Err(SecurityError::misconfigured());
             };
@@ -185,7 +184,7 @@ impl Security {
                 .map_err(|e| ctx.refused_by("replay", e))?;
         }
         if policy.is_idempotent() {
-            begin_idempotent(self, policy, principal.as_ref(), client_ip(parts), parts)
+            begin_idempotent(self, policy, principal, client_ip(parts), parts)
                 .await
                 .map_err(|e| ctx.refused_by("idempotency", e))
         } else {
@@ -317,14 +316,16 @@ pub(crate) fn client_ip(parts: &Parts) -> Option<IpAddr> {
 }
 
 impl Security {
-    /// Applies `policy` to the request; returns the principal on authenticated routes.
-    pub(crate) async fn enforce(
+    /// Applies `policy` to the request; on authenticated routes the principal is left in
+    /// the request's slot, and returned from there.
+    pub(crate) async fn enforce<'s>(
         &self,
         policy: &Policy,
         _policy_id: TypeId,
+        state: &'s RouteState,
         parts: &Parts,
         ctx: &mut AuditContext,
-    ) -> Result<Option<Principal>, SecurityError> {
+    ) -> Result<Option<Cow<'s, Principal>>, SecurityError> {
         let inner = &self.0;
         let realm = |e: SecurityError| e.with_realm(inner.realm.clone());
 
@@ -343,7 +344,7 @@ impl Security {
         }
 
         // Cheap and keyed by address: bounds what one client can make the server verify.
-        self.throttle_global(policy, parts)
+        self.throttle_global(policy, state, parts)
             .await
             .map_err(|e| ctx.refused_by("global_rate_limit", e))?;
 
@@ -362,21 +363,17 @@ impl Security {
                 }
                 Err(refusal) => Err(refusal),
             };
-            audit::record_authentication_time(
-                ctx,
-                RouteSlot::of(&parts.extensions),
-                started.elapsed(),
-            );
+            audit::record_authentication_time(ctx, Some(state), started.elapsed());
             let principal =
                 authenticated.map_err(|e| ctx.refused_by("authentication", realm(e)))?;
-            // For the audit events from here on and the extractors after the guard: in the
-            // slot (one reference for both), or in the context without one.
-            match RouteSlot::of(&parts.extensions) {
-                Some(state) => {
-                    let _ = state.principal.set(principal.clone());
-                }
-                None => ctx.principal = Some(principal.clone()),
+            // In the slot, for the audit events from here on, the checks below and the
+            // extractors after the guard. When another guard of the same request got there
+            // first, the slot keeps its principal and this guard checks its own.
+            let principal = match state.principal.set(principal) {
+                Ok(()) => state.principal.get().map(Cow::Borrowed),
+                Err(principal) => Some(Cow::Owned(principal)),
             }
+            .ok_or_else(|| ctx.refused_by("authentication", SecurityError::misconfigured()))?;
             // Right after authentication, whether the token was verified now or cached.
             self.check_revocation(&principal)
                 .await
@@ -417,7 +414,7 @@ impl Security {
             Some(principal)
         };
 
-        self.throttle_route(policy, principal.as_ref(), parts)
+        self.throttle_route(policy, principal.as_deref(), state, parts)
             .await
             .map_err(|e| ctx.refused_by("rate_limit", e))?;
         Ok(principal)

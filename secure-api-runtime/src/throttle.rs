@@ -33,7 +33,7 @@ use crate::policy::{Policy, Rate, RateKeySource, StoreFailure};
 use crate::principal::Principal;
 use crate::ratelimit_headers::{QuotaName, QuotaState, RateLimitHeaders, ceil_secs, policy_name};
 use crate::store::{RateCheck, RateDecision, StoreError};
-use crate::transport::RouteSlot;
+use crate::transport::RouteState;
 
 /// Default IPv6 prefix by which clients are bucketed.
 pub const DEFAULT_IPV6_PREFIX: u8 = 64;
@@ -230,6 +230,7 @@ impl Security {
     pub(crate) async fn throttle_global(
         &self,
         policy: &Policy,
+        state: &RouteState,
         parts: &Parts,
     ) -> Result<(), SecurityError> {
         let limits = &self.0.throttle.global_limits;
@@ -246,7 +247,7 @@ impl Security {
             };
             self.settle(
                 policy,
-                parts,
+                state,
                 check,
                 decision,
                 limit.on_store_error,
@@ -261,6 +262,7 @@ impl Security {
         &self,
         policy: &Policy,
         principal: Option<&Principal>,
+        state: &RouteState,
         parts: &Parts,
     ) -> Result<(), SecurityError> {
         if policy.rates().is_empty() {
@@ -297,7 +299,7 @@ impl Security {
         };
         self.settle(
             policy,
-            parts,
+            state,
             check,
             decision,
             policy.store_failure(),
@@ -310,7 +312,7 @@ impl Security {
     fn settle(
         &self,
         policy: &Policy,
-        parts: &Parts,
+        state: &RouteState,
         check: RateCheck<'_>,
         decision: Result<RateDecision, StoreError>,
         on_store_error: StoreFailure,
@@ -319,11 +321,7 @@ impl Security {
         let throttle = &self.0.throttle;
         match decision {
             Ok(decision) if decision.allowed() => {
-                if let Some(slot) = parts
-                    .extensions
-                    .get::<RouteSlot>()
-                    .and_then(|slot| slot.0.rate_limit.as_ref())
-                {
+                if let Some(slot) = &state.rate_limit {
                     let rate = rate_of(check, decision);
                     slot.offer(QuotaState {
                         policy: match quota {

@@ -388,3 +388,37 @@ async fn a_principal_in_the_extensions_neither_authenticates_nor_replaces_the_to
         .await
         .assert_missing_credentials();
 }
+
+#[tokio::test]
+async fn a_handler_with_two_guards_is_held_to_both_policies() {
+    use secure_api::{Guard, Policy, PolicySource, Principal};
+    // Two policies on one handler, each checked by its own guard against the same token:
+    // the request needs the roles of both, and the handler sees the token's principal.
+    struct Viewers;
+    impl PolicySource for Viewers {
+        const POLICY: &'static Policy =
+            &Policy::authenticated("auth::two_guards").any_of_roles(&["viewer"]);
+    }
+    struct Admins;
+    impl PolicySource for Admins {
+        const POLICY: &'static Policy =
+            &Policy::authenticated("auth::two_guards").any_of_roles(&["admin"]);
+    }
+    async fn both(_: Guard<Viewers>, _: Guard<Admins>, principal: Principal) -> String {
+        principal.subject().to_owned()
+    }
+    let app = Router::new()
+        .route("/both", get(both))
+        .layer(security().layer());
+    let res = Req::get("/both")
+        .bearer(&token("alice", ["viewer"]))
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 403, "{}", res.text());
+    let res = Req::get("/both")
+        .bearer(&token("root", ["admin", "viewer"]))
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.text(), "root");
+}
