@@ -225,6 +225,15 @@ fn stage_benches(c: &mut Criterion, token: &str) {
     group.bench_function("verify", |b| {
         b.iter(|| secure_api::__entry::verify_bearer(&security, black_box(token)).unwrap())
     });
+    // Every request a token never seen before: with the verified-token cache off, the
+    // claims are read and the principal built each time (what `verify` does once a token).
+    let uncached = apps::security_builder(SECRET)
+        .verified_token_cache(0)
+        .build()
+        .unwrap();
+    group.bench_function("verify/first_sight", |b| {
+        b.iter(|| secure_api::__entry::verify_bearer(&uncached, black_box(token)).unwrap())
+    });
     let principal = secure_api::__entry::verify_bearer(&security, token).unwrap();
     group.bench_function("authorize", |b| {
         b.iter(|| {

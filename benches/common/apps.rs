@@ -114,12 +114,16 @@ async fn secured_post(Json(item): Json<NewItem>) -> (StatusCode, Json<NewItem>) 
 
 /// The bench configuration of secure-api for `secret`.
 pub fn security(secret: &[u8]) -> Result<Security, secure_api::ConfigError> {
+    security_builder(secret).build()
+}
+
+/// The builder of [`security`], for variants of it.
+pub fn security_builder(secret: &[u8]) -> secure_api::SecurityBuilder {
     Security::builder()
         .hmac_secret(secret.to_vec())
         .issuer(ISSUER)
         .audience(ISSUER)
         .role_hierarchy("admin > editor > viewer")
-        .build()
 }
 
 /// `/secured/{id}` and `/secured` with `#[secure]`, plus the bare routes.

@@ -744,11 +744,14 @@ impl SecurityBuilder {
         self
     }
 
-    /// How many verified tokens signed with asymmetric algorithms (RS, PS, ES, EdDSA) are
-    /// remembered by their SHA-256, so that a token seen again skips the signature check
-    /// (default 10,000; 0 disables). An entry never outlives the token's `exp` nor 5
-    /// minutes, and a JWKS key that disappears voids the entries it verified. Every check
-    /// after the signature (claims, roles, revocation, replay) still runs on each request.
+    /// How many verified tokens are remembered (default 10,000; 0 disables). Tokens signed
+    /// with asymmetric algorithms (RS, PS, ES, EdDSA) are remembered by their SHA-256, so
+    /// that a token seen again skips the signature check; a JWKS key that disappears voids
+    /// the entries it verified. Tokens signed with a shared secret (HS256/384/512) have
+    /// their MAC checked on every request, and then reuse the principal built the first
+    /// time instead of reading the claims again. An entry never outlives the token's `exp`
+    /// (plus the leeway) nor 5 minutes, and roles, revocation, replay and every later check
+    /// still run on each request.
     ///
     /// ```
     /// let b = secure_api_runtime::Security::builder().verified_token_cache(0);

@@ -236,6 +236,8 @@ pub(crate) struct JwtVerifier {
     trusts: Trusts,
     roles_claim: Arc<str>,
     cache: Option<crate::token_cache::VerifiedCache>,
+    /// The principals of HMAC-signed tokens seen before.
+    principals: Option<crate::token_cache::PrincipalCache>,
     #[cfg(feature = "introspection")]
     pub(crate) introspection: Option<crate::introspection::Introspector>,
 }
@@ -613,6 +615,7 @@ impl JwtVerifier {
             trusts: Trusts::Single(Box::new(IssuerTrust::single(settings)?)),
             roles_claim,
             cache: None,
+            principals: None,
             #[cfg(feature = "introspection")]
             introspection: None,
         })
@@ -651,14 +654,17 @@ impl JwtVerifier {
             trusts,
             roles_claim: Arc::from(roles_claim),
             cache: None,
+            principals: None,
             #[cfg(feature = "introspection")]
             introspection: None,
         })
     }
 
-    /// Remembers verified asymmetric tokens (0 entries: no cache).
+    /// Remembers verified asymmetric tokens, and the principals of HMAC-signed ones
+    /// (0 entries: neither).
     pub(crate) fn set_cache(&mut self, entries: usize) {
         self.cache = (entries > 0).then(|| crate::token_cache::VerifiedCache::new(entries));
+        self.principals = (entries > 0).then(|| crate::token_cache::PrincipalCache::new(entries));
     }
 
     /// The JWKS sources, for prefetching and for tests.
@@ -752,12 +758,30 @@ impl JwtVerifier {
         ) {
             return Err(refused("signature does not verify"));
         }
+        // An HMAC-signed token seen before: its MAC has just verified, so its claims are
+        // the ones its principal was built from.
+        let reuse = self
+            .principals
+            .as_ref()
+            .filter(|_| header.alg.family() == AlgorithmFamily::Hmac);
+        if let Some(reuse) = reuse
+            && let Some(principal) = reuse.get(segments.signature, segments.signing_input)
+        {
+            return Ok(principal);
+        }
         let payload = jws::decode_segment(segments.payload)
             .ok_or_else(|| refused("payload is not base64url"))?;
         let (Some(cache), Some(digest)) = (cache, digest) else {
-            return self
-                .principal_of_payload(payload, trust, hierarchy)
-                .map(|(principal, _)| principal);
+            let (principal, exp) = self.principal_of_payload(payload, trust, hierarchy)?;
+            if let Some(reuse) = reuse {
+                reuse.insert(
+                    segments.signature,
+                    segments.signing_input,
+                    &principal,
+                    exp.saturating_add(trust.rules.leeway_secs),
+                );
+            }
+            return Ok(principal);
         };
         let shared: Arc<[u8]> = Arc::from(payload.as_slice());
         let (principal, exp) = self.principal_of_payload(payload, trust, hierarchy)?;

@@ -1,18 +1,25 @@
-//! The verified-token cache: SHA-256 of a token -> the payload whose signature verified.
+//! The verified-token caches.
 //!
-//! Only tokens signed with asymmetric algorithms are cached (an HMAC check costs about as
-//! much as the lookup). A hit skips the signature check and nothing else: the claims are
-//! turned into a principal again, and every check the guard runs after authentication
-//! (roles, revocation, replay...) runs on every request. An entry never outlives the
-//! token's `exp` nor the cache's own time-to-live, and the cache holds a bounded number
-//! of entries.
+//! - [`VerifiedCache`]: SHA-256 of a token signed with an asymmetric algorithm -> the
+//!   payload whose signature verified. A hit skips the signature check and nothing else:
+//!   the claims are turned into a principal again.
+//! - [`PrincipalCache`]: the principal of a token signed with a shared secret, reused when
+//!   the same token comes again. The MAC is checked on every request (it costs less than
+//!   a digest of the token would); a hit skips reading the claims and building the
+//!   principal.
+//!
+//! Every check the guard runs after authentication (roles, revocation, replay...) runs on
+//! every request. An entry never outlives the token's `exp` nor the caches' own
+//! time-to-live, and each cache holds a bounded number of entries.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
 
+use crate::principal::Principal;
 use crate::replay::now_secs;
 
 /// Default number of verified tokens remembered.
@@ -105,6 +112,119 @@ impl VerifiedCache {
     }
 }
 
+/// The principals of tokens signed with a shared secret (HS256/384/512), reused when the
+/// same token comes again.
+///
+/// Unlike [`VerifiedCache`], a hit does not skip the signature: the MAC is checked on every
+/// request first, and only then is the principal looked up instead of reading the claims
+/// again. A MAC that verifies binds the token's header and payload, and the principal is a
+/// function of those and of the configuration alone, so the principal built when the same
+/// signing input first verified is the one reading it again would build. Entries are
+/// found by the signature and confirmed by the whole signing input; the signature itself
+/// is not kept, so the table holds nothing a client could present. The claim rules that
+/// depend on the clock are kept as a time: an entry is void once `exp` plus the leeway has
+/// passed (`nbf` had passed when the entry was made), and after 5 minutes in any case.
+pub(crate) struct PrincipalCache {
+    shards: Box<[Mutex<HashMap<u64, Reused>>]>,
+    hasher: RandomState,
+    per_shard: usize,
+}
+
+struct Reused {
+    /// `header.payload` of the token the principal was built from.
+    signing_input: Box<str>,
+    principal: Principal,
+    /// Unix seconds after which the entry is void.
+    until: u64,
+}
+
+/// Shards of the principal table, so that requests on other threads seldom wait on the
+/// same lock.
+const PRINCIPAL_SHARDS: usize = 16;
+
+impl PrincipalCache {
+    /// A table of about `entries` principals.
+    pub(crate) fn new(entries: usize) -> Self {
+        PrincipalCache {
+            shards: (0..PRINCIPAL_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            hasher: RandomState::new(),
+            per_shard: entries.div_ceil(PRINCIPAL_SHARDS).max(1),
+        }
+    }
+
+    fn slot(&self, signature: &str) -> (u64, &Mutex<HashMap<u64, Reused>>) {
+        let hash = self.hasher.hash_one(signature);
+        // The low bits choose the shard; the map hashes the whole value again.
+        (hash, &self.shards[hash as usize % PRINCIPAL_SHARDS])
+    }
+
+    /// The principal built before from `signing_input`, whose `signature` has just been
+    /// verified on this request.
+    pub(crate) fn get(&self, signature: &str, signing_input: &str) -> Option<Principal> {
+        let (hash, shard) = self.slot(signature);
+        let mut entries = shard.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(&hash)?;
+        if *entry.signing_input != *signing_input {
+            return None;
+        }
+        if now_secs() > entry.until {
+            entries.remove(&hash);
+            return None;
+        }
+        Some(entry.principal.clone())
+    }
+
+    /// Remembers the principal built from `signing_input` (signed by `signature`), until
+    /// `valid_through` (the token's `exp` plus the leeway) at the latest.
+    pub(crate) fn insert(
+        &self,
+        signature: &str,
+        signing_input: &str,
+        principal: &Principal,
+        valid_through: u64,
+    ) {
+        let now = now_secs();
+        let until = valid_through.min(now.saturating_add(VERIFIED_TOKEN_TTL.as_secs()));
+        if until < now {
+            return;
+        }
+        let (hash, shard) = self.slot(signature);
+        let mut entries = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.per_shard && !entries.contains_key(&hash) {
+            entries.retain(|_, e| e.until >= now);
+            if entries.len() >= self.per_shard {
+                // Still full of live entries: forget an eighth of them (arbitrary ones).
+                let drop: Vec<u64> = entries
+                    .keys()
+                    .take((self.per_shard / 8).max(1))
+                    .copied()
+                    .collect();
+                for key in drop {
+                    entries.remove(&key);
+                }
+            }
+        }
+        entries.insert(
+            hash,
+            Reused {
+                signing_input: signing_input.into(),
+                principal: principal.clone(),
+                until,
+            },
+        );
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +245,48 @@ mod tests {
             cache.insert(token_digest(&i.to_string()), payload(), now + 60, None);
         }
         assert!(cache.len() <= 4);
+    }
+
+    fn principal(subject: &str) -> Principal {
+        Principal::new(subject, ["viewer"], [] as [&str; 0])
+    }
+
+    #[test]
+    fn a_principal_is_reused_for_its_own_signing_input_only() {
+        let cache = PrincipalCache::new(100);
+        let valid = now_secs() + 60;
+        cache.insert("sig-a", "head.alice", &principal("alice"), valid);
+        let reused = cache
+            .get("sig-a", "head.alice")
+            .map(|p| p.subject().to_owned());
+        assert_eq!(reused.as_deref(), Some("alice"));
+        // The same signature text on other claims (as after a hash collision): not found.
+        assert!(cache.get("sig-a", "head.mallory").is_none());
+        assert!(cache.get("sig-b", "head.alice").is_none());
+    }
+
+    #[test]
+    fn a_reused_principal_never_outlives_exp_plus_leeway() {
+        let cache = PrincipalCache::new(100);
+        let now = now_secs();
+        cache.insert("past", "head.past", &principal("p"), now - 1);
+        assert!(cache.get("past", "head.past").is_none());
+        // Valid through this very second (exp + leeway == now), as the claim rules say.
+        cache.insert("now", "head.now", &principal("n"), now);
+        assert!(cache.get("now", "head.now").is_some());
+        cache.insert("later", "head.later", &principal("l"), now + 60);
+        assert!(cache.get("later", "head.later").is_some());
+    }
+
+    #[test]
+    fn the_principal_table_is_bounded() {
+        let cache = PrincipalCache::new(32);
+        let valid = now_secs() + 60;
+        for i in 0..1_000 {
+            let sig = format!("sig-{i}");
+            cache.insert(&sig, &format!("head.{i}"), &principal("x"), valid);
+        }
+        assert!(cache.len() <= 32, "{}", cache.len());
+        assert!(cache.len() >= 16, "{}", cache.len());
     }
 }

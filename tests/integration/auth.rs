@@ -422,3 +422,52 @@ async fn a_handler_with_two_guards_is_held_to_both_policies() {
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.text(), "root");
 }
+
+#[tokio::test]
+async fn a_token_seen_before_is_refused_once_its_expiry_has_passed() {
+    // The second request finds the principal built by the first: the expiry still holds.
+    let security = builder().leeway(std::time::Duration::ZERO).build().unwrap();
+    let app = app_with(&security);
+    let token = Claims::new("ann").roles(["viewer"]).exp_in(1).hs256();
+    let res = Req::get("/v1/customers").bearer(&token).send(&app).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let res = Req::get("/v1/customers").bearer(&token).send(&app).await;
+    res.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn a_signature_seen_before_does_not_vouch_for_other_claims() {
+    // The signature of an accepted token, put on claims of the client's choosing: the
+    // MAC is checked before any principal is reused, so the forgery is 401.
+    let app = app();
+    let viewer = token("vera", ["viewer"]);
+    let res = Req::get("/v1/customers").bearer(&viewer).send(&app).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let admin = token("vera", ["admin"]);
+    let [_, admin_payload, _]: [&str; 3] = admin.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let [viewer_header, _, viewer_signature]: [&str; 3] =
+        viewer.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let forged = format!("{viewer_header}.{admin_payload}.{viewer_signature}");
+    let res = Req::delete("/v1/customers/1")
+        .bearer(&forged)
+        .send(&app)
+        .await;
+    res.assert_invalid_token();
+    // Each token keeps its own principal: the viewer, seen before, is still no admin.
+    let res = Req::delete("/v1/customers/1")
+        .bearer(&viewer)
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 403, "{}", res.text());
+    let res = Req::delete("/v1/customers/1")
+        .bearer(&admin)
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text());
+    let res = Req::delete("/v1/customers/1")
+        .bearer(&viewer)
+        .send(&app)
+        .await;
+    assert_eq!(res.status, 403, "{}", res.text());
+}
