@@ -196,9 +196,12 @@ where
                     }),
                 }
             } else {
-                // A body at its end (a GET's, a zero Content-Length) has nothing to cap: by
-                // the body contract its next frame is `None`, and hyper derives that from
-                // the request's framing, not from anything the client can overstate.
+                // A body already at its end (a GET's, a zero Content-Length) has nothing to
+                // cap: by the `Body` contract it yields no more frames, and hyper sets it
+                // from the request's framing, which the client cannot overstate. Its
+                // declared size is not trusted the same way: a wrapper that transforms a
+                // body may pass its inner body's size hint on, and the cap would then
+                // believe a bound that is not one.
                 let body = if body.is_end_stream() {
                     body
                 } else {
