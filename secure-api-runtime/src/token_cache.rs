@@ -13,7 +13,7 @@
 //! time-to-live, and each cache holds a bounded number of entries.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,9 +125,53 @@ impl VerifiedCache {
 /// depend on the clock are kept as a time: an entry is void once `exp` plus the leeway has
 /// passed (`nbf` had passed when the entry was made), and after 5 minutes in any case.
 pub(crate) struct PrincipalCache {
-    shards: Box<[Mutex<HashMap<u64, Reused>>]>,
-    hasher: RandomState,
+    shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
+}
+
+/// One shard of the principal table, by [`signature_hash`].
+type Shard = HashMap<u64, Reused, BuildHasherDefault<Spread>>;
+
+/// The table's hasher: its keys are [`signature_hash`]es already, used as they are.
+#[derive(Default)]
+struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; any other input is folded in all the same.
+        for &b in bytes {
+            self.0 = mix(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// splitmix64's finaliser: every bit of the input moves every bit of the output.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Where a signature's entry is kept. Only signatures that have just verified are looked
+/// up or inserted, and a MAC is unpredictable without the key, so nobody can choose keys
+/// that collide: a keyed hash (SipHash) would buy nothing here. A collision only costs a
+/// miss, since every entry is confirmed by its whole signing input.
+fn signature_hash(signature: &str) -> u64 {
+    signature.as_bytes().chunks(8).fold(0, |h, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        mix(h ^ u64::from_le_bytes(word))
+    })
 }
 
 struct Reused {
@@ -147,17 +191,16 @@ impl PrincipalCache {
     pub(crate) fn new(entries: usize) -> Self {
         PrincipalCache {
             shards: (0..PRINCIPAL_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(HashMap::default()))
                 .collect(),
-            hasher: RandomState::new(),
             per_shard: entries.div_ceil(PRINCIPAL_SHARDS).max(1),
         }
     }
 
-    fn slot(&self, signature: &str) -> (u64, &Mutex<HashMap<u64, Reused>>) {
-        let hash = self.hasher.hash_one(signature);
-        // The low bits choose the shard; the map hashes the whole value again.
-        (hash, &self.shards[hash as usize % PRINCIPAL_SHARDS])
+    fn slot(&self, signature: &str) -> (u64, &Mutex<Shard>) {
+        let hash = signature_hash(signature);
+        // Middle bits choose the shard: the map's table uses the low ones and the top seven.
+        (hash, &self.shards[(hash >> 40) as usize % PRINCIPAL_SHARDS])
     }
 
     /// The principal built before from `signing_input`, whose `signature` has just been
