@@ -264,19 +264,28 @@ fn stage_benches(c: &mut Criterion, token: &str) {
     group.finish();
 }
 
-/// The median of `f` over `n` runs, in microseconds (for the summary's ratios only).
-fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
-    let mut samples: Vec<f64> = (0..n)
-        .map(|_| {
+/// Medians (µs per request) of each of `cases`, measured in `rounds` rounds that take the
+/// cases in turn, 100 requests each: a drift of the machine during the summary (another
+/// build starting, the CPU's clock changing) weighs on every case alike instead of on
+/// whichever ran at that moment.
+fn interleaved_medians(rounds: usize, cases: &mut [Box<dyn FnMut() + '_>]) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); cases.len()];
+    for _ in 0..rounds {
+        for (case, out) in cases.iter_mut().zip(&mut samples) {
             let start = Instant::now();
             for _ in 0..100 {
-                f();
+                case();
             }
-            start.elapsed().as_secs_f64() * 1e6 / 100.0
+            out.push(start.elapsed().as_secs_f64() * 1e6 / 100.0);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
         })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[n / 2]
+        .collect()
 }
 
 /// The project's targets, from medians measured here in the same run:
@@ -286,16 +295,38 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[apps::ISSUER]);
     validation.set_audience(&[apps::ISSUER]);
-    let n = 51;
-    let median = |name: &str| median_us(n, || run(rt, apps, token, name));
-    let (bare, secure, hand) = (
-        median("post/bare"),
-        median("post/secure"),
-        median("post/hand"),
-    );
-    let decode = median_us(n, || {
+    let names = [
+        "post/bare",
+        "post/secure",
+        "post/hand",
+        "get/bare",
+        "get/secure",
+        "get/hand",
+        "ping/bare",
+        "ping/layer",
+    ];
+    let mut cases: Vec<Box<dyn FnMut() + '_>> = names
+        .iter()
+        .map(|name| Box::new(move || run(rt, apps, token, name)) as Box<dyn FnMut() + '_>)
+        .collect();
+    cases.push(Box::new(|| {
         black_box(jsonwebtoken::decode::<apps::Claims>(token, &key, &validation).unwrap());
-    });
+    }));
+    let m = interleaved_medians(51, &mut cases);
+    let [
+        bare,
+        secure,
+        hand,
+        get_bare,
+        get_secure,
+        get_hand,
+        ping,
+        ping_layered,
+        decode,
+    ] = m[..]
+    else {
+        unreachable!("one median per case")
+    };
     let overhead = secure - bare;
     println!("\nPOST /secured, medians of this run (µs per request)");
     println!(
@@ -306,8 +337,6 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         overhead / decode
     );
     println!("  secure / hand = {:.2} (target <= 1.00)", secure / hand);
-    let (get_bare, get_secure, get_hand) =
-        (median("get/bare"), median("get/secure"), median("get/hand"));
     println!("GET /secured/{{id}}, medians of this run (µs per request)");
     println!("  bare {get_bare:.2}  secure {get_secure:.2}  hand {get_hand:.2}");
     println!(
@@ -316,7 +345,6 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
         (get_secure - get_bare) / decode,
         get_secure / get_hand
     );
-    let (ping, ping_layered) = (median("ping/bare"), median("ping/layer"));
     println!(
         "Security::layer alone, GET /ping without #[secure]: {ping:.2} -> {ping_layered:.2} µs \
          (+{:.2} µs: request id, route slot, response header profile)",
