@@ -204,3 +204,47 @@ async fn the_handlers_content_type_and_length_are_kept() {
     );
     assert_profile(&res, "204");
 }
+
+mod one_path_two_policies {
+    use axum::Router;
+    use axum::routing::get;
+    use secure_api::prelude::*;
+
+    #[secure(public, csp = "default-src 'self'")]
+    async fn read() -> &'static str {
+        "read"
+    }
+
+    #[secure(public, deprecated = "2026-01-01")]
+    async fn write() -> &'static str {
+        "write"
+    }
+
+    #[tokio::test]
+    async fn two_handlers_behind_one_service_each_get_their_own_route_headers() {
+        // The layer around a whole router is one service in front of both handlers: the
+        // first policy seen is kept for the service, and the other handler's requests must
+        // still get their own headers, in whichever order they come.
+        use tower::Layer;
+        let inner = Router::new().route("/doc", get(read).post(write));
+        let app = Router::new().fallback_service(crate::support::security().layer().layer(inner));
+        for _ in 0..2 {
+            let res = crate::support::Req::get("/doc").send(&app).await;
+            assert_eq!(res.text(), "read");
+            assert_eq!(
+                res.header("content-security-policy"),
+                Some("default-src 'self'")
+            );
+            assert!(
+                res.header("deprecation").is_none(),
+                "{:?}",
+                res.header("deprecation")
+            );
+            let res = crate::support::Req::post("/doc").send(&app).await;
+            assert_eq!(res.text(), "write");
+            assert!(res.header("deprecation").is_some());
+            let csp = res.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("default-src 'none'"), "{csp}");
+        }
+    }
+}
