@@ -295,17 +295,8 @@ fn summary(rt: &tokio::runtime::Runtime, apps: &Apps, token: &str) {
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[apps::ISSUER]);
     validation.set_audience(&[apps::ISSUER]);
-    let names = [
-        "post/bare",
-        "post/secure",
-        "post/hand",
-        "get/bare",
-        "get/secure",
-        "get/hand",
-        "ping/bare",
-        "ping/layer",
-    ];
-    let mut cases: Vec<Box<dyn FnMut() + '_>> = names
+    // In the order of `CASES`, then `decode`.
+    let mut cases: Vec<Box<dyn FnMut() + '_>> = CASES
         .iter()
         .map(|name| Box::new(move || run(rt, apps, token, name)) as Box<dyn FnMut() + '_>)
         .collect();

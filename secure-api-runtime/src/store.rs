@@ -273,9 +273,10 @@ pub trait RateLimitStore: Send + Sync + 'static {
 // ---------------------------------------------------------------------------------------
 // The in-memory store
 
-/// The map's keys are already uniform SipHash outputs: hash them as themselves.
+/// For maps whose keys are already uniform hashes (SipHash outputs here, mixed MACs in
+/// the principal table): hash them as themselves.
 #[derive(Default)]
-struct IdentityHasher(u64);
+pub(crate) struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {

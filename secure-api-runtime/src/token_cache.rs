@@ -13,7 +13,7 @@
 //! time-to-live, and each cache holds a bounded number of entries.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use aws_lc_rs::digest;
 
 use crate::principal::Principal;
 use crate::replay::now_secs;
+use crate::store::IdentityHasher;
 
 /// Default number of verified tokens remembered.
 pub const DEFAULT_VERIFIED_TOKEN_CACHE: usize = 10_000;
@@ -82,20 +83,7 @@ impl VerifiedCache {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.capacity {
-            entries.retain(|_, e| e.until > now);
-        }
-        if entries.len() >= self.capacity {
-            // Still full of live entries: forget an eighth of them (arbitrary ones).
-            let drop: Vec<Digest> = entries
-                .keys()
-                .take((self.capacity / 8).max(1))
-                .copied()
-                .collect();
-            for key in drop {
-                entries.remove(&key);
-            }
-        }
+        make_room(&mut entries, self.capacity, |e| e.until > now);
         entries.insert(
             digest,
             Entry {
@@ -109,6 +97,30 @@ impl VerifiedCache {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Makes room for one more entry in a table of at most `capacity`: when it is full, the
+/// entries that are no longer `live` go, and if it is still full, an eighth of the rest
+/// (arbitrary ones).
+fn make_room<K, V, S>(entries: &mut HashMap<K, V, S>, capacity: usize, live: impl Fn(&V) -> bool)
+where
+    K: Copy + Eq + std::hash::Hash,
+    S: std::hash::BuildHasher,
+{
+    if entries.len() < capacity {
+        return;
+    }
+    entries.retain(|_, entry| live(entry));
+    if entries.len() >= capacity {
+        let drop: Vec<K> = entries
+            .keys()
+            .take((capacity / 8).max(1))
+            .copied()
+            .collect();
+        for key in drop {
+            entries.remove(&key);
+        }
     }
 }
 
@@ -130,28 +142,7 @@ pub(crate) struct PrincipalCache {
 }
 
 /// One shard of the principal table, by [`signature_hash`].
-type Shard = HashMap<u64, Reused, BuildHasherDefault<Spread>>;
-
-/// The table's hasher: its keys are [`signature_hash`]es already, used as they are.
-#[derive(Default)]
-struct Spread(u64);
-
-impl Hasher for Spread {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed; any other input is folded in all the same.
-        for &b in bytes {
-            self.0 = mix(self.0 ^ u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+type Shard = HashMap<u64, Reused, BuildHasherDefault<IdentityHasher>>;
 
 /// splitmix64's finaliser: every bit of the input moves every bit of the output.
 fn mix(mut h: u64) -> u64 {
@@ -235,19 +226,8 @@ impl PrincipalCache {
         }
         let (hash, shard) = self.slot(signature);
         let mut entries = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.per_shard && !entries.contains_key(&hash) {
-            entries.retain(|_, e| e.until >= now);
-            if entries.len() >= self.per_shard {
-                // Still full of live entries: forget an eighth of them (arbitrary ones).
-                let drop: Vec<u64> = entries
-                    .keys()
-                    .take((self.per_shard / 8).max(1))
-                    .copied()
-                    .collect();
-                for key in drop {
-                    entries.remove(&key);
-                }
-            }
+        if !entries.contains_key(&hash) {
+            make_room(&mut entries, self.per_shard, |e| e.until >= now);
         }
         entries.insert(
             hash,
