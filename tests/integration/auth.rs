@@ -438,8 +438,9 @@ async fn a_token_seen_before_is_refused_once_its_expiry_has_passed() {
 
 #[tokio::test]
 async fn a_signature_seen_before_does_not_vouch_for_other_claims() {
-    // The signature of an accepted token, put on claims of the client's choosing: the
-    // MAC is checked before any principal is reused, so the forgery is 401.
+    // The signature of an accepted token, put on claims of the client's choosing: it does
+    // not verify over them, and a reused principal belongs to its own `header.payload`
+    // only (the unit tests pin that alone), so the forgery is 401 with a warm cache.
     let app = app();
     let viewer = token("vera", ["viewer"]);
     let res = Req::get("/v1/customers").bearer(&viewer).send(&app).await;
