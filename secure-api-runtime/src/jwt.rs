@@ -751,6 +751,18 @@ impl JwtVerifier {
             .key_for(header.kid.as_deref(), header.alg)
             .await
             .map_err(refused)?;
+        // An HMAC-signed token that verified before, byte for byte: its MAC verifies under
+        // the same key, which follows from its header (and was refused just above if it is
+        // retired), and its principal is the one built then.
+        let reuse = self
+            .principals
+            .as_ref()
+            .filter(|_| header.alg.family() == AlgorithmFamily::Hmac);
+        if let Some(reuse) = reuse
+            && let Some(principal) = reuse.get(segments.signing_input, segments.signature)
+        {
+            return Ok(principal);
+        }
         if !key.verify(
             header.alg,
             segments.signing_input.as_bytes(),
@@ -758,25 +770,14 @@ impl JwtVerifier {
         ) {
             return Err(refused("signature does not verify"));
         }
-        // An HMAC-signed token seen before: its MAC has just verified, so its claims are
-        // the ones its principal was built from.
-        let reuse = self
-            .principals
-            .as_ref()
-            .filter(|_| header.alg.family() == AlgorithmFamily::Hmac);
-        if let Some(reuse) = reuse
-            && let Some(principal) = reuse.get(segments.signature, segments.signing_input)
-        {
-            return Ok(principal);
-        }
         let payload = jws::decode_segment(segments.payload)
             .ok_or_else(|| refused("payload is not base64url"))?;
         let (Some(cache), Some(digest)) = (cache, digest) else {
             let (principal, exp) = self.principal_of_payload(payload, trust, hierarchy)?;
             if let Some(reuse) = reuse {
                 reuse.insert(
-                    segments.signature,
                     segments.signing_input,
+                    segments.signature,
                     &principal,
                     exp.saturating_add(trust.rules.leeway_secs),
                 );

@@ -4,9 +4,9 @@
 //!   payload whose signature verified. A hit skips the signature check and nothing else:
 //!   the claims are turned into a principal again.
 //! - [`PrincipalCache`]: the principal of a token signed with a shared secret, reused when
-//!   the same token comes again. The MAC is checked on every request (it costs less than
-//!   a digest of the token would); a hit skips reading the claims and building the
-//!   principal.
+//!   the same token comes again: its signing input compared whole and its signature by
+//!   SHA-256 (one block, where the MAC would hash the whole token). A hit skips the MAC,
+//!   reading the claims and building the principal.
 //!
 //! Every check the guard runs after authentication (roles, revocation, replay...) runs on
 //! every request. An entry never outlives the token's `exp` nor the caches' own
@@ -125,23 +125,28 @@ where
 }
 
 /// The principals of tokens signed with a shared secret (HS256/384/512), reused when the
-/// same token comes again.
+/// same token comes again, without checking its MAC again.
 ///
-/// Unlike [`VerifiedCache`], a hit does not skip the signature: the MAC is checked on every
-/// request first, and only then is the principal looked up instead of reading the claims
-/// again. A MAC that verifies binds the token's header and payload, and the principal is a
-/// function of those and of the configuration alone, so the principal built when the same
-/// signing input first verified is the one reading it again would build. Entries are
-/// found by the signature and confirmed by the whole signing input; the signature itself
-/// is not kept, so the table holds nothing a client could present. The claim rules that
-/// depend on the clock are kept as a time: an entry is void once `exp` plus the leeway has
-/// passed (`nbf` had passed when the entry was made), and after 5 minutes in any case.
+/// A hit needs the very token that verified: its whole signing input (`header.payload`),
+/// compared byte for byte, and its signature, compared by SHA-256. For the same key, a MAC
+/// is a function of the signing input, so a token identical to one whose MAC verified
+/// verifies too; the key is the same one, because a token's key follows from its header
+/// and the configuration alone, and the caller has just refused the token if that key is
+/// retired. The principal is a function of the same signing input and configuration, so
+/// the one built when the token first verified is the one reading it again would build.
+/// Hashing the signature costs one block of SHA-256 (HS256: 43 characters), where the
+/// MAC hashes the whole token.
+///
+/// The signature itself is not kept, only its digest, so the table holds nothing a
+/// client could present. The claim rules that depend on the clock are kept as a time: an
+/// entry is void once `exp` plus the leeway has passed (`nbf` had passed when the entry
+/// was made), and after 5 minutes in any case.
 pub(crate) struct PrincipalCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
 }
 
-/// One shard of the principal table, by [`signature_hash`].
+/// One shard of the principal table, by [`input_hash`].
 type Shard = HashMap<u64, Reused, BuildHasherDefault<IdentityHasher>>;
 
 /// splitmix64's finaliser: every bit of the input moves every bit of the output.
@@ -153,12 +158,13 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Where a signature's entry is kept. Only signatures that have just verified are looked
-/// up or inserted, and a MAC is unpredictable without the key, so nobody can choose keys
-/// that collide: a keyed hash (SipHash) would buy nothing here. A collision only costs a
-/// miss, since every entry is confirmed by its whole signing input.
-fn signature_hash(signature: &str) -> u64 {
-    signature.as_bytes().chunks(8).fold(0, |h, chunk| {
+/// Where a signing input's entry is kept. Only tokens whose MAC verified are inserted,
+/// and their claims come from the issuer, so nobody can fill a slot of their choosing; a
+/// lookup with made-up claims costs one miss, and a collision only costs a miss too,
+/// since every entry is confirmed by its whole signing input and signature digest. A
+/// keyed hash (SipHash) would buy nothing here.
+fn input_hash(signing_input: &str) -> u64 {
+    signing_input.as_bytes().chunks(8).fold(0, |h, chunk| {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
         mix(h ^ u64::from_le_bytes(word))
@@ -168,9 +174,23 @@ fn signature_hash(signature: &str) -> u64 {
 struct Reused {
     /// `header.payload` of the token the principal was built from.
     signing_input: Box<str>,
+    /// SHA-256 of that token's signature (its base64url text).
+    signature: Digest,
     principal: Principal,
     /// Unix seconds after which the entry is void.
     until: u64,
+}
+
+impl Reused {
+    /// Whether the token `signing_input.signature` is the one this entry was made from.
+    fn is_token(&self, signing_input: &str, signature: &str) -> bool {
+        *self.signing_input == *signing_input
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                &self.signature,
+                &token_digest(signature),
+            )
+            .is_ok()
+    }
 }
 
 /// Shards of the principal table, so that requests on other threads seldom wait on the
@@ -188,19 +208,20 @@ impl PrincipalCache {
         }
     }
 
-    fn slot(&self, signature: &str) -> (u64, &Mutex<Shard>) {
-        let hash = signature_hash(signature);
+    fn slot(&self, signing_input: &str) -> (u64, &Mutex<Shard>) {
+        let hash = input_hash(signing_input);
         // Middle bits choose the shard: the map's table uses the low ones and the top seven.
         (hash, &self.shards[(hash >> 40) as usize % PRINCIPAL_SHARDS])
     }
 
-    /// The principal built before from `signing_input`, whose `signature` has just been
-    /// verified on this request.
-    pub(crate) fn get(&self, signature: &str, signing_input: &str) -> Option<Principal> {
-        let (hash, shard) = self.slot(signature);
+    /// The principal of the token `signing_input.signature` if that very token verified
+    /// before and its entry is still valid. The caller has checked the token's shape,
+    /// header and key, not its MAC.
+    pub(crate) fn get(&self, signing_input: &str, signature: &str) -> Option<Principal> {
+        let (hash, shard) = self.slot(signing_input);
         let mut entries = shard.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(&hash)?;
-        if *entry.signing_input != *signing_input {
+        if !entry.is_token(signing_input, signature) {
             return None;
         }
         if now_secs() > entry.until {
@@ -210,12 +231,13 @@ impl PrincipalCache {
         Some(entry.principal.clone())
     }
 
-    /// Remembers the principal built from `signing_input` (signed by `signature`), until
-    /// `valid_through` (the token's `exp` plus the leeway) at the latest.
+    /// Remembers the principal built from the token `signing_input.signature`, whose MAC
+    /// and claims have just verified, until `valid_through` (the token's `exp` plus the
+    /// leeway) at the latest.
     pub(crate) fn insert(
         &self,
-        signature: &str,
         signing_input: &str,
+        signature: &str,
         principal: &Principal,
         valid_through: u64,
     ) {
@@ -224,7 +246,8 @@ impl PrincipalCache {
         if until < now {
             return;
         }
-        let (hash, shard) = self.slot(signature);
+        let signature = token_digest(signature);
+        let (hash, shard) = self.slot(signing_input);
         let mut entries = shard.lock().unwrap_or_else(|e| e.into_inner());
         if !entries.contains_key(&hash) {
             make_room(&mut entries, self.per_shard, |e| e.until >= now);
@@ -233,6 +256,7 @@ impl PrincipalCache {
             hash,
             Reused {
                 signing_input: signing_input.into(),
+                signature,
                 principal: principal.clone(),
                 until,
             },
@@ -275,30 +299,49 @@ mod tests {
     }
 
     #[test]
-    fn a_principal_is_reused_for_its_own_signing_input_only() {
+    fn a_principal_is_reused_for_its_own_token_only() {
         let cache = PrincipalCache::new(100);
         let valid = now_secs() + 60;
-        cache.insert("sig-a", "head.alice", &principal("alice"), valid);
+        cache.insert("head.alice", "sig-a", &principal("alice"), valid);
         let reused = cache
-            .get("sig-a", "head.alice")
+            .get("head.alice", "sig-a")
             .map(|p| p.subject().to_owned());
         assert_eq!(reused.as_deref(), Some("alice"));
-        // The same signature text on other claims (as after a hash collision): not found.
-        assert!(cache.get("sig-a", "head.mallory").is_none());
-        assert!(cache.get("sig-b", "head.alice").is_none());
+        // The same claims under another signature: found in the table, not the token.
+        assert!(cache.get("head.alice", "sig-b").is_none());
+        assert!(cache.get("head.alice", "sig-a ").is_none());
+        assert!(cache.get("head.alice", "").is_none());
+        // The signature on other claims.
+        assert!(cache.get("head.mallory", "sig-a").is_none());
+    }
+
+    #[test]
+    fn an_entry_is_confirmed_by_signing_input_and_signature_alike() {
+        // What a hash collision would put in front of the confirmation: an entry whose
+        // signing input or signature is not the presented token's.
+        let entry = Reused {
+            signing_input: "head.alice".into(),
+            signature: token_digest("sig-a"),
+            principal: principal("alice"),
+            until: now_secs() + 60,
+        };
+        assert!(entry.is_token("head.alice", "sig-a"));
+        assert!(!entry.is_token("head.alice", "sig-b"));
+        assert!(!entry.is_token("head.alicf", "sig-a"));
+        assert!(!entry.is_token("head.alice.", "sig-a"));
     }
 
     #[test]
     fn a_reused_principal_never_outlives_exp_plus_leeway() {
         let cache = PrincipalCache::new(100);
         let now = now_secs();
-        cache.insert("past", "head.past", &principal("p"), now - 1);
-        assert!(cache.get("past", "head.past").is_none());
+        cache.insert("head.past", "past", &principal("p"), now - 1);
+        assert!(cache.get("head.past", "past").is_none());
         // Valid through this very second (exp + leeway == now), as the claim rules say.
-        cache.insert("now", "head.now", &principal("n"), now);
-        assert!(cache.get("now", "head.now").is_some());
-        cache.insert("later", "head.later", &principal("l"), now + 60);
-        assert!(cache.get("later", "head.later").is_some());
+        cache.insert("head.now", "now", &principal("n"), now);
+        assert!(cache.get("head.now", "now").is_some());
+        cache.insert("head.later", "later", &principal("l"), now + 60);
+        assert!(cache.get("head.later", "later").is_some());
     }
 
     #[test]
@@ -307,7 +350,7 @@ mod tests {
         let valid = now_secs() + 60;
         for i in 0..1_000 {
             let sig = format!("sig-{i}");
-            cache.insert(&sig, &format!("head.{i}"), &principal("x"), valid);
+            cache.insert(&format!("head.{i}"), &sig, &principal("x"), valid);
         }
         assert!(cache.len() <= 32, "{}", cache.len());
         assert!(cache.len() >= 16, "{}", cache.len());

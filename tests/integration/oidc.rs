@@ -724,6 +724,33 @@ async fn hmac_secrets_rotate_by_kid_and_retire_at_not_after() {
     assert_eq!(status(&app, &token(None, &next)).await, 200);
 }
 
+#[tokio::test]
+async fn a_token_seen_before_is_refused_once_its_hmac_secret_retires() {
+    // The requests after the first reuse its principal without checking the MAC again;
+    // the retirement of the secret that signed the token still holds for them.
+    let old = b"the-2026-10-secret-0123456789abcdef".to_vec();
+    let next = b"the-2026-11-secret-0123456789abcdef".to_vec();
+    let retires = std::time::SystemTime::now() + Duration::from_millis(1500);
+    let security = secured([TrustedIssuer::new(ISSUER)
+        .audience(AUDIENCE)
+        .hmac_secret_until("2026-10", old.clone(), retires)
+        .hmac_secret("2026-11", next)]);
+    let app = app_with(&security);
+    let token = signed(
+        &viewer(ISSUER),
+        Algorithm::HS256,
+        Some("2026-10"),
+        &hmac_key(&old),
+    );
+    assert_eq!(status(&app, &token).await, 200);
+    assert_eq!(status(&app, &token).await, 200);
+    let left = retires
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(100)).await;
+    assert_eq!(status(&app, &token).await, 401, "past not-after");
+}
+
 // ---------------------------------------------------------------------------------------
 // Verified-token cache
 
