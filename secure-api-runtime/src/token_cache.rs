@@ -164,11 +164,14 @@ fn mix(mut h: u64) -> u64 {
 /// since every entry is confirmed by its whole signing input and signature digest. A
 /// keyed hash (SipHash) would buy nothing here.
 fn input_hash(signing_input: &str) -> u64 {
-    signing_input.as_bytes().chunks(8).fold(0, |h, chunk| {
+    // One multiplication per word (FxHash's step), the full mix once at the end: the
+    // signing input is long, and a chain of full mixes would cost four times as much.
+    let h = signing_input.as_bytes().chunks(8).fold(0u64, |h, chunk| {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
-        mix(h ^ u64::from_le_bytes(word))
-    })
+        (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95)
+    });
+    mix(h ^ signing_input.len() as u64)
 }
 
 struct Reused {
