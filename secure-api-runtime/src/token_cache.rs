@@ -135,7 +135,7 @@ where
 /// retired. The principal is a function of the same signing input and configuration, so
 /// the one built when the token first verified is the one reading it again would build.
 /// Hashing the signature costs one block of SHA-256 (HS256: 43 characters), where the
-/// MAC hashes the whole token.
+/// MAC hashes the whole signing input.
 ///
 /// The signature itself is not kept, only its digest, so the table holds nothing a
 /// client could present. The claim rules that depend on the clock are kept as a time: an
@@ -158,9 +158,10 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Where a signing input's entry is kept. Only tokens whose MAC verified are inserted,
-/// and their claims come from the issuer, so nobody can fill a slot of their choosing; a
-/// lookup with made-up claims costs one miss, and a collision only costs a miss too,
+/// Where a signing input's entry is kept. Only tokens whose MAC verified are inserted, so
+/// a client can aim at a slot only with claims an issuer signed for it, and all that buys
+/// is replacing an entry (a miss for its token) or crowding one shard, which is bounded.
+/// A lookup with made-up claims costs one miss, and a collision only costs a miss too,
 /// since every entry is confirmed by its whole signing input and signature digest. A
 /// keyed hash (SipHash) would buy nothing here.
 fn input_hash(signing_input: &str) -> u64 {
