@@ -273,8 +273,8 @@ pub trait RateLimitStore: Send + Sync + 'static {
 // ---------------------------------------------------------------------------------------
 // The in-memory store
 
-/// For maps whose keys are already uniform hashes (SipHash outputs here, mixed MACs in
-/// the principal table): hash them as themselves.
+/// For maps whose keys are already uniform hashes (SipHash outputs here, mixed signing
+/// inputs in the principal table): hash them as themselves.
 #[derive(Default)]
 pub(crate) struct IdentityHasher(u64);
 
