@@ -730,7 +730,7 @@ async fn a_token_seen_before_is_refused_once_its_hmac_secret_retires() {
     // the retirement of the secret that signed the token still holds for them.
     let old = b"the-2026-10-secret-0123456789abcdef".to_vec();
     let next = b"the-2026-11-secret-0123456789abcdef".to_vec();
-    let retires = std::time::SystemTime::now() + Duration::from_millis(1500);
+    let retires = std::time::SystemTime::now() + Duration::from_millis(2500);
     let security = secured([TrustedIssuer::new(ISSUER)
         .audience(AUDIENCE)
         .hmac_secret_until("2026-10", old.clone(), retires)
