@@ -324,9 +324,6 @@ pub(crate) struct AuditContext {
     /// The route the events name.
     route: CtxRoute,
     pub(crate) policy: &'static str,
-    /// The principal once authenticated (its subject goes into the events), when the
-    /// request has no slot to keep it.
-    pub(crate) principal: Option<Principal>,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) auth_scheme: &'static str,
     /// The guard's check that refused the request, once one has.
@@ -362,7 +359,6 @@ impl AuditContext {
             request_id: slot.map(|slot| slot.request_id.clone()),
             route,
             policy,
-            principal: None,
             client_ip,
             auth_scheme: auth_scheme(&parts.headers),
             check: "",
@@ -464,10 +460,9 @@ pub(crate) fn record(
     };
     let request_id = ctx.request_id.as_ref().map_or("", RequestId::as_str);
     let (route, keys) = ctx.route(slot);
-    let principal = ctx
-        .principal
-        .as_ref()
-        .or_else(|| slot.and_then(|slot| slot.principal.get()))
+    // The principal the guard authenticated, kept in the slot (none before authentication).
+    let principal = slot
+        .and_then(|slot| slot.principal.get())
         .map_or("", Principal::subject);
     let client_ip: &dyn fmt::Display = match &ctx.client_ip {
         Some(ip) => ip,
