@@ -744,15 +744,15 @@ impl SecurityBuilder {
         self
     }
 
-    /// How many verified tokens are remembered (default 10,000; 0 disables). Tokens signed
-    /// with asymmetric algorithms (RS, PS, ES, EdDSA) are remembered by their SHA-256, so
-    /// that a token seen again skips the signature check; a JWKS key that disappears voids
-    /// the entries it verified. Tokens signed with a shared secret (HS256/384/512) that
-    /// come again, byte for byte (the signature compared by its SHA-256), reuse the
-    /// principal built the first time without their MAC being checked again; a secret past
-    /// its `not_after` still refuses them. An entry never outlives the token's `exp`
-    /// (plus the leeway) nor 5 minutes, and roles, revocation, replay and every later check
-    /// still run on each request.
+    /// How many verified tokens are remembered, in each of two tables (default 10,000 each;
+    /// 0 disables both). Tokens signed with asymmetric algorithms (RS, PS, ES, EdDSA) are
+    /// remembered by their SHA-256, so that a token seen again skips the signature check; a
+    /// JWKS key that disappears voids the entries it verified. Tokens signed with a shared
+    /// secret (HS256/384/512) that come again, byte for byte (the signature compared by its
+    /// SHA-256), reuse the principal built the first time without their MAC being checked
+    /// again; a secret past its `not_after` still refuses them. An entry never outlives the
+    /// token's `exp` (plus the leeway) nor 5 minutes, and roles, revocation, replay and
+    /// every later check still run on each request.
     ///
     /// ```
     /// let b = secure_api_runtime::Security::builder().verified_token_cache(0);
